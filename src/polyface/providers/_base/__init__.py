@@ -1,0 +1,1 @@
+"""The shared provider engine: config, transport, retries, rate limits, catalog, telemetry."""

@@ -1,0 +1,116 @@
+"""The model catalog and its pricing: fetched once per provider instance, cached with a TTL.
+
+Every capability of a provider reads the same catalog. A failed fetch does not fail
+the call that wanted a price: the cost is left unknown (None), a warning is logged,
+and the fetch is tried again after ``retry_failed_after`` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Awaitable, Callable
+
+from polyface.errors import AuthenticationError, PolyfaceError
+from polyface.providers._base.telemetry import get_logger
+from polyface.types.models import ModelInfo, Pricing
+from polyface.types.usage import Usage
+
+log = get_logger(__name__)
+
+
+class Catalog:
+    def __init__(
+        self,
+        *,
+        provider: str,
+        fetch: Callable[[], list[ModelInfo]],
+        afetch: Callable[[], Awaitable[list[ModelInfo]]],
+        ttl: float = 3600.0,
+        overrides: dict[str, Pricing] | None = None,
+        retry_failed_after: float = 60.0,
+    ) -> None:
+        self.provider = provider
+        self._fetch = fetch
+        self._afetch = afetch
+        self.ttl = ttl
+        self.retry_failed_after = retry_failed_after
+        self.overrides = dict(overrides or {})
+        self._models: dict[str, ModelInfo] | None = None
+        self._fetched_at = -1e18
+        self._failed_at = -1e18
+        self._lock = threading.Lock()
+        self.fetch_count = 0
+
+    # ---- state ---------------------------------------------------------------
+    def _fresh(self) -> bool:
+        return self._models is not None and time.monotonic() - self._fetched_at < self.ttl
+
+    def _store(self, models: list[ModelInfo]) -> dict[str, ModelInfo]:
+        self._models = {m.id: m for m in models}
+        self._fetched_at = time.monotonic()
+        self.fetch_count += 1
+        return self._models
+
+    def invalidate(self) -> None:
+        self._models = None
+
+    # ---- listing ---------------------------------------------------------------
+    def models(self, *, refresh: bool = False) -> list[ModelInfo]:
+        """Every model, fetched now only when the cache is empty, stale or ``refresh`` is set."""
+        if refresh or not self._fresh():
+            with self._lock:
+                if refresh or not self._fresh():
+                    self._store(self._fetch())
+        assert self._models is not None
+        return list(self._models.values())
+
+    async def amodels(self, *, refresh: bool = False) -> list[ModelInfo]:
+        if refresh or not self._fresh():
+            self._store(await self._afetch())
+        assert self._models is not None
+        return list(self._models.values())
+
+    # ---- pricing -------------------------------------------------------------
+    def _lookup(self, model: str) -> Pricing | None:
+        if model in self.overrides:
+            return self.overrides[model]
+        info = self._models.get(model) if self._models is not None else None
+        return info.pricing if info is not None else None
+
+    def _may_fetch(self) -> bool:
+        return not self._fresh() and time.monotonic() - self._failed_at >= self.retry_failed_after
+
+    def _failed(self, exc: PolyfaceError) -> None:
+        self._failed_at = time.monotonic()
+        if isinstance(exc, AuthenticationError):
+            raise exc
+        log.warning("%s: could not fetch the model catalog, costs are unknown for now: %s", self.provider, exc)
+
+    def pricing(self, model: str) -> Pricing | None:
+        if model not in self.overrides and self._may_fetch():
+            try:
+                self.models()
+            except PolyfaceError as exc:
+                self._failed(exc)
+        return self._lookup(model)
+
+    async def apricing(self, model: str) -> Pricing | None:
+        if model not in self.overrides and self._may_fetch():
+            try:
+                await self.amodels()
+            except PolyfaceError as exc:
+                self._failed(exc)
+        return self._lookup(model)
+
+    def cost(self, model: str, usage: Usage) -> float | None:
+        """USD for ``usage`` of ``model``; None when the catalog has no price for it."""
+        price = self.pricing(model)
+        return price.cost(usage) if price is not None else None
+
+    async def acost(self, model: str, usage: Usage) -> float | None:
+        price = await self.apricing(model)
+        return price.cost(usage) if price is not None else None
+
+
+__all__ = ["Catalog"]

@@ -1,0 +1,72 @@
+"""Vendor HTTP failures -> polyface errors. One table for every provider."""
+
+from __future__ import annotations
+
+import httpx
+
+from polyface import errors as e
+from polyface.providers._base.secrets import redact
+
+STATUS_ERRORS: dict[int, type[e.ProviderError]] = {
+    400: e.InvalidRequest,
+    401: e.AuthenticationError,
+    402: e.PermissionDenied,
+    403: e.PermissionDenied,
+    404: e.NotFound,
+    408: e.ProviderTimeout,
+    409: e.Conflict,
+    413: e.InvalidRequest,
+    415: e.InvalidRequest,
+    422: e.InvalidRequest,
+    429: e.RateLimited,
+    503: e.ProviderUnavailable,
+    504: e.ProviderTimeout,
+    529: e.ProviderUnavailable,
+}
+
+# Vendor error codes/types that say more than the status does.
+CODE_ERRORS: dict[str, type[e.ProviderError]] = {
+    "invalid_api_key": e.AuthenticationError,
+    "authentication_error": e.AuthenticationError,
+    "permission_error": e.PermissionDenied,
+    "insufficient_quota": e.RateLimited,
+    "rate_limit_exceeded": e.RateLimited,
+    "rate_limit_error": e.RateLimited,
+    "model_not_found": e.NotFound,
+    "not_found_error": e.NotFound,
+    "overloaded_error": e.ProviderUnavailable,
+    "invalid_request_error": e.InvalidRequest,
+}
+
+
+def error_class(status: int, code: str | None) -> type[e.ProviderError]:
+    if status in STATUS_ERRORS:
+        return STATUS_ERRORS[status]
+    if code and code in CODE_ERRORS:
+        return CODE_ERRORS[code]
+    if status >= 500:
+        return e.ServerError
+    return e.InvalidRequest
+
+
+def transport_error(
+    exc: httpx.TransportError, *, provider: str, sent: bool | None = None, hint: str | None = None
+) -> e.ProviderError:
+    """A failure before any response: a timeout, a refused or dropped connection."""
+    what = redact(str(exc)) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        kind = {
+            httpx.ConnectTimeout: "connecting",
+            httpx.ReadTimeout: "waiting for the response",
+            httpx.WriteTimeout: "sending the request",
+            httpx.PoolTimeout: "waiting for a free connection",
+        }.get(type(exc), "the request")
+        return e.ProviderTimeout(f"timed out {kind} ({what})", provider=provider, hint=hint)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return e.ProviderUnavailable(f"the connection was dropped ({what})", provider=provider, hint=hint)
+    return e.ProviderUnavailable(f"could not reach the server ({what})", provider=provider, hint=hint)
+
+
+def never_sent(exc: httpx.TransportError) -> bool:
+    """True when the failure proves the request never reached the server."""
+    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)

@@ -1,0 +1,1 @@
+"""Wire formats shared by several vendors. Pure translation: dicts in, typed models out; no I/O."""

@@ -1,0 +1,282 @@
+"""OpenAI-style chat and completions: the wire format Together, OpenAI, vLLM, Ollama and others share.
+
+Pure translation: build a request body from polyface arguments, turn response and
+stream-chunk dicts into polyface types. No I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from polyface.errors import InvalidArgument
+from polyface.types.text import FinishReason, FunctionCall, Message, TextDelta, TextResponse, ToolCall, ToolCallDelta
+from polyface.types.usage import Usage
+
+ROLES = frozenset({"system", "user", "assistant", "tool", "developer", "function"})
+
+# Options every OpenAI-style server accepts, under their wire names.
+COMMON_OPTIONS = frozenset(
+    {
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "stop",
+        "seed",
+        "n",
+        "tools",
+        "tool_choice",
+        "response_format",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "user",
+    }
+)
+
+FINISH_REASONS: dict[str, FinishReason] = {
+    "stop": "stop",
+    "eos": "stop",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "tool_use": "tool_calls",
+    "content_filter": "content_filter",
+    "error": "error",
+}
+
+MessageLike = Message | Mapping[str, Any] | str
+
+
+def finish_reason(value: str | None) -> FinishReason | None:
+    if value is None:
+        return None
+    return FINISH_REASONS.get(value, "other")
+
+
+def message_dicts(messages: Sequence[MessageLike] | str, system: str | None = None) -> list[dict[str, Any]]:
+    """Messages as wire dicts. A bare string is one user message; ``system`` goes first."""
+    if isinstance(messages, str):
+        messages = [messages]
+    if not messages and system is None:
+        raise InvalidArgument("messages is empty: pass at least one message, e.g. [{'role': 'user', 'content': 'Hi'}].")
+    out: list[dict[str, Any]] = [{"role": "system", "content": system}] if system is not None else []
+    for i, message in enumerate(messages):
+        if isinstance(message, str):
+            out.append({"role": "user", "content": message})
+        elif isinstance(message, Message):
+            out.append(message.model_dump(exclude_none=True))
+        elif isinstance(message, Mapping):
+            role = message.get("role")
+            if role not in ROLES:
+                raise InvalidArgument(
+                    f"messages[{i}] has role {role!r}; use one of {sorted(ROLES - {'function'})}."
+                )
+            if "content" not in message and "tool_calls" not in message:
+                raise InvalidArgument(f"messages[{i}] has no 'content': add the message text as content.")
+            out.append(dict(message))
+        else:
+            raise InvalidArgument(
+                f"messages[{i}] is a {type(message).__name__}; pass dicts like "
+                "{'role': 'user', 'content': '...'}, polyface.Message objects or strings."
+            )
+    return out
+
+
+def _response_format(value: Any) -> Any:
+    """Pass dicts through; turn a pydantic model class into a ``json_schema`` format."""
+    schema_fn = getattr(value, "model_json_schema", None)
+    if isinstance(value, type) and callable(schema_fn):
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": value.__name__, "schema": schema_fn(), "strict": True},
+        }
+    return value
+
+
+def build_options(
+    options: Mapping[str, Any], *, provider: str, extra_allowed: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Check and translate keyword options to wire fields.
+
+    Unknown names fail here with a clear error (a typo should not cost a round trip);
+    ``extra_body={...}`` sends anything as it is.
+    """
+    allowed = COMMON_OPTIONS.union(extra_allowed)
+    body: dict[str, Any] = {}
+    for name, value in options.items():
+        if value is None:
+            continue
+        if name == "extra_body":
+            body.update(value)
+            continue
+        if name not in allowed:
+            raise InvalidArgument(
+                f"{provider} chat does not take {name!r}. Known options: {', '.join(sorted(allowed))}; "
+                "pass vendor-specific fields with extra_body={...}."
+            )
+        if name == "stop" and isinstance(value, str):
+            value = [value]
+        elif name == "response_format":
+            value = _response_format(value)
+        body[name] = value
+    return body
+
+
+def estimate_tokens(body: Mapping[str, Any]) -> int:
+    """A cheap upper-ish estimate of the tokens a request will use (for the rate limiter)."""
+    prompt = body.get("messages", body.get("prompt", ""))
+    text = prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False)
+    return len(text) // 4 + 1 + int(body.get("max_tokens") or 0)
+
+
+def parse_usage(data: Mapping[str, Any] | None) -> Usage | None:
+    if not data:
+        return None
+    prompt = int(data.get("prompt_tokens") or 0)
+    completion = int(data.get("completion_tokens") or 0)
+    return Usage(
+        input_tokens=prompt,
+        output_tokens=completion,
+        total_tokens=int(data.get("total_tokens") or prompt + completion),
+    )
+
+
+def _tool_calls(items: Iterable[Mapping[str, Any]] | None) -> list[ToolCall]:
+    calls: list[ToolCall] = []
+    for item in items or ():
+        fn = item.get("function") or {}
+        calls.append(
+            ToolCall(
+                id=str(item.get("id") or f"call_{len(calls)}"),
+                function=FunctionCall(name=str(fn.get("name", "")), arguments=str(fn.get("arguments") or "")),
+            )
+        )
+    return calls
+
+
+def _content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
+    return str(content)
+
+
+def parse_chat_response(data: Mapping[str, Any], *, provider: str, model: str) -> TextResponse:
+    choices = data.get("choices") or []
+    texts: list[str] = []
+    for choice in choices:
+        message = choice.get("message") or {}
+        texts.append(_content_text(message.get("content")) if message else str(choice.get("text") or ""))
+    first = choices[0] if choices else {}
+    message = first.get("message") or {}
+    return TextResponse(
+        id=data.get("id"),
+        provider=provider,
+        model=str(data.get("model") or model),
+        text=texts[0] if texts else "",
+        finish_reason=finish_reason(first.get("finish_reason")),
+        tool_calls=_tool_calls(message.get("tool_calls")),
+        usage=parse_usage(data.get("usage")) or Usage(),
+        choices=texts if len(texts) > 1 else [],
+        raw=dict(data),
+    )
+
+
+def parse_completion_response(data: Mapping[str, Any], *, provider: str, model: str) -> TextResponse:
+    return parse_chat_response(data, provider=provider, model=model)
+
+
+def parse_chunk(data: Mapping[str, Any]) -> TextDelta:
+    """One stream chunk (chat or completions) as a delta."""
+    choices = data.get("choices") or []
+    text = ""
+    reason: FinishReason | None = None
+    calls: list[ToolCallDelta] = []
+    if choices:
+        choice = choices[0]
+        delta = choice.get("delta")
+        if delta is not None:
+            text = _content_text(delta.get("content"))
+            for item in delta.get("tool_calls") or ():
+                fn = item.get("function") or {}
+                calls.append(
+                    ToolCallDelta(
+                        index=int(item.get("index", 0)),
+                        id=item.get("id"),
+                        name=fn.get("name"),
+                        arguments=str(fn.get("arguments") or ""),
+                    )
+                )
+        else:
+            text = str(choice.get("text") or "")
+        reason = finish_reason(choice.get("finish_reason"))
+    return TextDelta(
+        text=text,
+        tool_calls=calls,
+        finish_reason=reason,
+        usage=parse_usage(data.get("usage")),
+        model=data.get("model"),
+        id=data.get("id"),
+    )
+
+
+class StreamAssembler:
+    """Turns stream chunks into the deltas a caller sees.
+
+    Text and tool-call pieces pass through at once; the finish reason and usage, which
+    vendors send on different chunks, are gathered into one final delta given by
+    :meth:`final` once the stream ends.
+    """
+
+    __slots__ = ("finish_reason", "id", "model", "parts", "usage")
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.id: str | None = None
+        self.finish_reason: FinishReason | None = None
+        self.usage: Usage | None = None
+        self.parts: list[str] = []
+
+    def feed(self, data: Mapping[str, Any]) -> TextDelta | None:
+        error = data.get("error")
+        if error:
+            message = error.get("message") if isinstance(error, Mapping) else str(error)
+            raise StreamError(str(message or error))
+        delta = parse_chunk(data)
+        self.id = self.id or delta.id
+        if delta.model:
+            self.model = delta.model
+        if delta.finish_reason is not None:
+            self.finish_reason = delta.finish_reason
+        if delta.usage is not None:
+            self.usage = delta.usage
+        if delta.text or delta.tool_calls:
+            self.parts.append(delta.text)
+            return TextDelta(text=delta.text, tool_calls=delta.tool_calls, model=delta.model, id=delta.id)
+        return None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def final(self, cost: float | None) -> TextDelta:
+        return TextDelta(
+            finish_reason=self.finish_reason,
+            usage=self.usage or Usage(),
+            cost=cost,
+            model=self.model,
+            id=self.id,
+        )
+
+
+class StreamError(Exception):
+    """The vendor reported an error inside a stream."""
