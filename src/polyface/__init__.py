@@ -6,9 +6,10 @@ Everything here is re-exported lazily: ``import polyface`` imports nothing heavy
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from polyface._version import __version__
+
+# Not ``from typing import TYPE_CHECKING``: importing typing alone costs ~10 ms.
+TYPE_CHECKING = False
 
 _EXPORTS: dict[str, str] = {
     # providers
@@ -47,32 +48,92 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from polyface.errors import (
-        AuthenticationError,
-        BudgetExceeded,
-        CapabilityNotSupported,
-        ConfigurationError,
-        Conflict,
-        ConsentRequired,
-        DatasetError,
-        InvalidArgument,
-        InvalidRequest,
-        MissingCredentials,
-        NotFound,
-        PermissionDenied,
-        PolyfaceError,
-        ProviderError,
-        ProviderTimeout,
-        ProviderUnavailable,
-        RateLimited,
-        ServerError,
+        AuthenticationError as AuthenticationError,
     )
-    from polyface.providers._base.ratelimit import RateLimit
-    from polyface.providers.registry import provider
-    from polyface.providers.together import TogetherAdapter
-    from polyface.types.models import ModelInfo, Pricing
-    from polyface.types.text import Message, TextDelta, TextResponse, ToolCall
-    from polyface.types.usage import Usage
+    from polyface.errors import (
+        BudgetExceeded as BudgetExceeded,
+    )
+    from polyface.errors import (
+        CapabilityNotSupported as CapabilityNotSupported,
+    )
+    from polyface.errors import (
+        ConfigurationError as ConfigurationError,
+    )
+    from polyface.errors import (
+        Conflict as Conflict,
+    )
+    from polyface.errors import (
+        ConsentRequired as ConsentRequired,
+    )
+    from polyface.errors import (
+        DatasetError as DatasetError,
+    )
+    from polyface.errors import (
+        InvalidArgument as InvalidArgument,
+    )
+    from polyface.errors import (
+        InvalidRequest as InvalidRequest,
+    )
+    from polyface.errors import (
+        MissingCredentials as MissingCredentials,
+    )
+    from polyface.errors import (
+        NotFound as NotFound,
+    )
+    from polyface.errors import (
+        PermissionDenied as PermissionDenied,
+    )
+    from polyface.errors import (
+        PolyfaceError as PolyfaceError,
+    )
+    from polyface.errors import (
+        ProviderError as ProviderError,
+    )
+    from polyface.errors import (
+        ProviderTimeout as ProviderTimeout,
+    )
+    from polyface.errors import (
+        ProviderUnavailable as ProviderUnavailable,
+    )
+    from polyface.errors import (
+        RateLimited as RateLimited,
+    )
+    from polyface.errors import (
+        ServerError as ServerError,
+    )
+    from polyface.providers._base.ratelimit import (
+        RateLimit as RateLimit,
+    )
+    from polyface.providers.registry import (
+        provider as provider,
+    )
+    from polyface.providers.together import (
+        TogetherAdapter as TogetherAdapter,
+    )
+    from polyface.types.models import (
+        ModelInfo as ModelInfo,
+    )
+    from polyface.types.models import (
+        Pricing as Pricing,
+    )
+    from polyface.types.text import (
+        Message as Message,
+    )
+    from polyface.types.text import (
+        TextDelta as TextDelta,
+    )
+    from polyface.types.text import (
+        TextResponse as TextResponse,
+    )
+    from polyface.types.text import (
+        ToolCall as ToolCall,
+    )
+    from polyface.types.usage import (
+        Usage as Usage,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -10,7 +10,16 @@ from polyface.types._base import PolyfaceModel
 from polyface.types.usage import Usage
 
 Modality = Literal[
-    "text", "embeddings", "rerank", "image", "speech", "transcription", "video", "voice", "moderation", "other"
+    "text",
+    "embeddings",
+    "rerank",
+    "image",
+    "speech",
+    "transcription",
+    "video",
+    "voice",
+    "moderation",
+    "other",
 ]
 
 

@@ -11,7 +11,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from polyface.errors import InvalidArgument
-from polyface.types.text import FinishReason, FunctionCall, Message, TextDelta, TextResponse, ToolCall, ToolCallDelta
+from polyface.types.text import (
+    FinishReason,
+    FunctionCall,
+    Message,
+    TextDelta,
+    TextResponse,
+    ToolCall,
+    ToolCallDelta,
+)
 from polyface.types.usage import Usage
 
 ROLES = frozenset({"system", "user", "assistant", "tool", "developer", "function"})
@@ -64,7 +72,9 @@ def message_dicts(messages: Sequence[MessageLike] | str, system: str | None = No
     if isinstance(messages, str):
         messages = [messages]
     if not messages and system is None:
-        raise InvalidArgument("messages is empty: pass at least one message, e.g. [{'role': 'user', 'content': 'Hi'}].")
+        raise InvalidArgument(
+            "messages is empty: pass at least one message, e.g. [{'role': 'user', 'content': 'Hi'}]."
+        )
     out: list[dict[str, Any]] = [{"role": "system", "content": system}] if system is not None else []
     for i, message in enumerate(messages):
         if isinstance(message, str):

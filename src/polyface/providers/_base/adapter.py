@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, ClassVar, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from polyface.errors import CapabilityNotSupported
 from polyface.providers._base.config import ProviderConfig
-from polyface.types.models import ModelInfo
+
+if TYPE_CHECKING:
+    from polyface.types.models import ModelInfo
 
 T = TypeVar("T")
 
@@ -24,7 +26,9 @@ class Capability(Generic[T]):
     :class:`CapabilityNotSupported` saying why and who does.
     """
 
-    def __init__(self, target: str | None, *, reason: str | None = None, offered_by: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, target: str | None, *, reason: str | None = None, offered_by: tuple[str, ...] = ()
+    ) -> None:
         self.target = target
         self.reason = reason
         self.offered_by = offered_by

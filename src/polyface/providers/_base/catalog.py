@@ -85,7 +85,9 @@ class Catalog:
         self._failed_at = time.monotonic()
         if isinstance(exc, AuthenticationError):
             raise exc
-        log.warning("%s: could not fetch the model catalog, costs are unknown for now: %s", self.provider, exc)
+        log.warning(
+            "%s: could not fetch the model catalog, costs are unknown for now: %s", self.provider, exc
+        )
 
     def pricing(self, model: str) -> Pricing | None:
         if model not in self.overrides and self._may_fetch():

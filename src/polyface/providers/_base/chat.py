@@ -34,15 +34,23 @@ class ChatText:
 
     # ---- requests --------------------------------------------------------------
     def _chat_body(
-        self, model: str, messages: Sequence[wire.MessageLike] | str, system: str | None, options: Mapping[str, Any]
+        self,
+        model: str,
+        messages: Sequence[wire.MessageLike] | str,
+        system: str | None,
+        options: Mapping[str, Any],
     ) -> dict[str, Any]:
-        body = wire.build_options(options, provider=self.config.info.display_name, extra_allowed=self.extra_options)
+        body = wire.build_options(
+            options, provider=self.config.info.display_name, extra_allowed=self.extra_options
+        )
         body["model"] = model
         body["messages"] = wire.message_dicts(messages, system)
         return body
 
     def _completion_body(self, model: str, prompt: str, options: Mapping[str, Any]) -> dict[str, Any]:
-        body = wire.build_options(options, provider=self.config.info.display_name, extra_allowed=self.extra_options)
+        body = wire.build_options(
+            options, provider=self.config.info.display_name, extra_allowed=self.extra_options
+        )
         body["model"] = model
         body["prompt"] = prompt
         return body
@@ -76,7 +84,9 @@ class ChatText:
     def _post(self, op: str, path: str, body: dict[str, Any], timeout: float | None) -> TextResponse:
         model = body["model"]
         with self.config.telemetry.call(op, model, **self._span_args(body)) as call:
-            response = self.config.http.request("POST", path, json=body, timeout=timeout, tokens=self._tokens(body))
+            response = self.config.http.request(
+                "POST", path, json=body, timeout=timeout, tokens=self._tokens(body)
+            )
             reply = wire.parse_chat_response(response.json(), provider=self._provider, model=model)
             reply.cost = self.config.catalog.cost(model, reply.usage)
             self._finish(call, reply, body)
@@ -119,7 +129,9 @@ class ChatText:
         body = self._chat_body(model, messages, system, options)
         return await self._apost("chat", self.chat_path, body, timeout)
 
-    def complete(self, *, model: str, prompt: str, timeout: float | None = None, **options: Any) -> TextResponse:
+    def complete(
+        self, *, model: str, prompt: str, timeout: float | None = None, **options: Any
+    ) -> TextResponse:
         """Continue a raw prompt (no chat template)."""
         body = self._completion_body(model, prompt, options)
         return self._post("text_completion", self.completions_path, body, timeout)
@@ -137,7 +149,9 @@ class ChatText:
         done = False
         with (
             self.config.telemetry.call(op, model, **self._span_args(body)) as call,
-            self.config.http.stream("POST", path, json=body, timeout=timeout, tokens=self._tokens(body)) as resp,
+            self.config.http.stream(
+                "POST", path, json=body, timeout=timeout, tokens=self._tokens(body)
+            ) as resp,
         ):
             for event in iter_events(resp.iter_lines()):
                 if event.data == "[DONE]":
@@ -243,7 +257,9 @@ class ChatText:
         body = self._stream_body(self._chat_body(model, messages, system, options))
         return AsyncTextStream(self._aevents("chat", self.chat_path, body, timeout))
 
-    def stream_complete(self, *, model: str, prompt: str, timeout: float | None = None, **options: Any) -> TextStream:
+    def stream_complete(
+        self, *, model: str, prompt: str, timeout: float | None = None, **options: Any
+    ) -> TextStream:
         body = self._stream_body(self._completion_body(model, prompt, options))
         return TextStream(self._events("text_completion", self.completions_path, body, timeout))
 

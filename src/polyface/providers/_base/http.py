@@ -93,9 +93,9 @@ class HttpEngine:
             return timeout
         return httpx.Timeout(timeout, connect=min(timeout, 5.0))
 
-    def _failed_response(self, response: httpx.Response, attempt: int, idempotent: bool) -> tuple[
-        ProviderError, float | None
-    ]:
+    def _failed_response(
+        self, response: httpx.Response, attempt: int, idempotent: bool
+    ) -> tuple[ProviderError, float | None]:
         """The error for a failed response, and the delay before a retry (None: raise)."""
         retry = self.config.retry
         status = response.status_code
@@ -105,9 +105,9 @@ class HttpEngine:
         delay = retry.delay(attempt, error.retry_after) if retryable else None
         return error, delay
 
-    def _failed_transport(self, exc: httpx.TransportError, attempt: int, idempotent: bool) -> tuple[
-        ProviderError, float | None
-    ]:
+    def _failed_transport(
+        self, exc: httpx.TransportError, attempt: int, idempotent: bool
+    ) -> tuple[ProviderError, float | None]:
         retryable = idempotent or never_sent(exc)
         hint = None if retryable else NOT_RETRIED_HINT
         error = transport_error(exc, provider=self.config.info.display_name, hint=hint)

@@ -38,7 +38,9 @@ class RateLimit:
         for name in ("requests_per_minute", "tokens_per_minute"):
             value = getattr(self, name)
             if value is not None and value <= 0:
-                raise ConfigurationError(f"RateLimit.{name} must be positive (got {value}); use None for no limit.")
+                raise ConfigurationError(
+                    f"RateLimit.{name} must be positive (got {value}); use None for no limit."
+                )
 
     def buckets(self) -> list[tuple[str, float, float]]:
         """(name, units per second, burst units) for each configured budget."""
@@ -132,7 +134,7 @@ class RateLimiter:
         if self._redis is None:
             import redis
 
-            self._redis = redis.Redis.from_url(self.redis_url)  # type: ignore[no-untyped-call]
+            self._redis = redis.Redis.from_url(str(self.redis_url))
         return self._redis
 
     def _async_redis(self) -> Any:
@@ -140,7 +142,7 @@ class RateLimiter:
         if self._aredis is None or self._aredis[0] is not loop:
             import redis.asyncio
 
-            self._aredis = (loop, redis.asyncio.Redis.from_url(self.redis_url))
+            self._aredis = (loop, redis.asyncio.Redis.from_url(str(self.redis_url)))
         return self._aredis[1]
 
     def reserve(self, requests: float = 1, tokens: float = 0) -> float:

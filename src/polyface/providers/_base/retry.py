@@ -30,7 +30,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """The delay before retry number ``attempt + 1`` when the vendor named none."""
-        delay = min(self.initial_delay * (2**attempt), self.max_delay)
+        delay: float = min(self.initial_delay * (2.0**attempt), self.max_delay)
         return delay * (1 - self.jitter * random.random())
 
     def should_retry_status(self, status: int, *, idempotent: bool) -> bool:

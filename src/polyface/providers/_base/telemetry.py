@@ -118,7 +118,9 @@ class Call:
 class Telemetry:
     """Per-provider telemetry. ``call()`` wraps one GenAI operation."""
 
-    def __init__(self, provider: str, server_address: str | None = None, server_port: int | None = None) -> None:
+    def __init__(
+        self, provider: str, server_address: str | None = None, server_port: int | None = None
+    ) -> None:
         self.provider = provider
         self.server_address = server_address
         self.server_port = server_port
@@ -145,7 +147,9 @@ class Telemetry:
         if self.server_port:
             attrs["server.port"] = self.server_port
         start = time.perf_counter()
-        span_cm = tracer.start_as_current_span(f"{operation} {model}", kind=_client_kind()) if tracer else None
+        span_cm = (
+            tracer.start_as_current_span(f"{operation} {model}", kind=_client_kind()) if tracer else None
+        )
         span = span_cm.__enter__() if span_cm is not None else None
         call = Call(span, attrs)
         error: BaseException | None = None
@@ -189,7 +193,9 @@ class Telemetry:
         if "gen_ai.usage.input_tokens" in attrs:
             metrics.tokens.record(attrs["gen_ai.usage.input_tokens"], {**base, "gen_ai.token.type": "input"})
         if "gen_ai.usage.output_tokens" in attrs:
-            metrics.tokens.record(attrs["gen_ai.usage.output_tokens"], {**base, "gen_ai.token.type": "output"})
+            metrics.tokens.record(
+                attrs["gen_ai.usage.output_tokens"], {**base, "gen_ai.token.type": "output"}
+            )
         if "polyface.cost_usd" in attrs:
             metrics.cost.add(attrs["polyface.cost_usd"], base)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyface.providers._base.config import ProviderConfig, ProviderInfo
-from polyface.types.models import Modality, ModelInfo, Pricing
+
+if TYPE_CHECKING:
+    from polyface.types.models import Modality, ModelInfo
 
 TOGETHER = ProviderInfo(
     name="together",
@@ -34,6 +36,8 @@ class TogetherConfig(ProviderConfig):
     info = TOGETHER
 
     def parse_models(self, data: Any) -> list[ModelInfo]:
+        from polyface.types.models import ModelInfo, Pricing
+
         items = data.get("data", []) if isinstance(data, dict) else data
         models: list[ModelInfo] = []
         for item in items or ():

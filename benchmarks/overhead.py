@@ -1,0 +1,149 @@
+"""Per-request overhead of polyface vs a bare httpx POST of the same body, in one run.
+
+The Together fake runs in its own process pinned to CPU 0; this client is pinned to
+CPU 1 (when the machine has two). Sync: rounds alternate between the two clients and
+the median per-request time of each is compared. Async: 64 requests in flight,
+throughput compared. Prints ratios (polyface / httpx); 1.00 means no overhead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from polyface import TogetherAdapter
+
+MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+MESSAGES = [{"role": "user", "content": "Say hi like an action hero."}]
+BODY = {"model": MODEL, "messages": MESSAGES}
+
+SERVER = """
+import os, sys
+if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() > 1:
+    os.sched_setaffinity(0, {0})
+from polyface.testing.fake_together import FakeTogether
+fake = FakeTogether()
+fake.start()
+print(fake.base_url, fake.api_key, flush=True)
+sys.stdin.read()
+fake.stop()
+"""
+
+
+def start_fake() -> tuple[subprocess.Popen[str], str, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    base_url, key = proc.stdout.readline().split()
+    return proc, base_url, key
+
+
+def sync_round(fn: Any, n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - start) / n
+
+
+def bench_sync(base_url: str, key: str, n: int, rounds: int) -> dict[str, float]:
+    bare = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"})
+    together = TogetherAdapter(api_key=key, base_url=base_url)
+
+    def bare_call() -> Any:
+        response = bare.post("/chat/completions", json=BODY)
+        response.raise_for_status()
+        return response.json()
+
+    def polyface_call() -> Any:
+        return together.text.generate(model=MODEL, messages=MESSAGES)
+
+    for fn in (bare_call, polyface_call):  # warm up (connections, catalog)
+        sync_round(fn, 50)
+    bare_t: list[float] = []
+    poly_t: list[float] = []
+    for _ in range(rounds):
+        bare_t.append(sync_round(bare_call, n))
+        poly_t.append(sync_round(polyface_call, n))
+    bare.close()
+    together.close()
+    b, p = statistics.median(bare_t), statistics.median(poly_t)
+    return {"bare_us": b * 1e6, "polyface_us": p * 1e6, "ratio": p / b}
+
+
+async def async_run(fn: Any, total: int, concurrency: int) -> float:
+    queue = iter(range(total))
+
+    async def worker() -> None:
+        for _ in queue:
+            await fn()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return total / (time.perf_counter() - start)
+
+
+async def bench_async(base_url: str, key: str, total: int, concurrency: int, rounds: int) -> dict[str, float]:
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    bare = httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, limits=limits)
+    together = TogetherAdapter(api_key=key, base_url=base_url)
+
+    async def bare_call() -> Any:
+        response = await bare.post("/chat/completions", json=BODY)
+        response.raise_for_status()
+        return response.json()
+
+    async def polyface_call() -> Any:
+        return await together.text.agenerate(model=MODEL, messages=MESSAGES)
+
+    for fn in (bare_call, polyface_call):
+        await async_run(fn, concurrency * 4, concurrency)
+    bare_r: list[float] = []
+    poly_r: list[float] = []
+    for _ in range(rounds):
+        bare_r.append(await async_run(bare_call, total, concurrency))
+        poly_r.append(await async_run(polyface_call, total, concurrency))
+    await bare.aclose()
+    await together.aclose()
+    b, p = statistics.median(bare_r), statistics.median(poly_r)
+    return {"bare_rps": b, "polyface_rps": p, "ratio": b / p}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=400, help="sync requests per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--async-requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON too")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {1})
+    proc, base_url, key = start_fake()
+    try:
+        sync = bench_sync(base_url, key, args.requests, args.rounds)
+        asyn = asyncio.run(bench_async(base_url, key, args.async_requests, args.concurrency, args.rounds))
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=10)
+    print("polyface TogetherAdapter.text.generate vs bare httpx POST (same body, same fake, one run)")
+    print(f"  sync sequential   time per request ratio: {sync['ratio']:.3f}x  (goal <= 1.15x)")
+    print(
+        f"  async {args.concurrency} in flight   time per request ratio: {asyn['ratio']:.3f}x  (goal <= 1.15x)"
+    )
+    if args.json:
+        print(json.dumps({"sync": sync, "async": asyn}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

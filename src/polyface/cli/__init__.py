@@ -1,0 +1,1 @@
+"""The ``polyface`` command line (Typer + Rich)."""

@@ -1,0 +1,163 @@
+"""``polyface``: providers, models and chat from the shell."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from polyface._version import __version__
+
+app = typer.Typer(
+    name="polyface",
+    help="One interface over AI providers for every modality, and persona avatars.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"polyface {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """polyface: one typed interface over AI providers."""
+
+
+def _adapter(name: str, api_key: str | None, base_url: str | None) -> Any:
+    from polyface.providers.registry import provider
+
+    return provider(name, api_key=api_key, base_url=base_url)
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+    raise typer.Exit(1)
+
+
+ProviderArg = Annotated[str, typer.Argument(help="Provider name, e.g. together (see `polyface providers`).")]
+KeyOpt = Annotated[
+    str | None, typer.Option("--api-key", help="API key (default: the provider's env variable).")
+]
+UrlOpt = Annotated[str | None, typer.Option("--base-url", help="Base URL (default: the provider's).")]
+
+
+@app.command()
+def providers() -> None:
+    """Each provider and the capabilities it offers."""
+    from polyface.capability_table import capability_rows
+
+    rows = capability_rows()
+    table = Table(title="polyface providers")
+    table.add_column("capability")
+    names = list(rows[0].keys())[1:] if rows else []
+    for name in names:
+        table.add_column(name, justify="center")
+    for row in rows:
+        table.add_row(str(row["capability"]), *["[green]yes[/]" if row[n] else "[dim]-[/]" for n in names])
+    console.print(table)
+
+
+@app.command()
+def models(
+    provider_name: ProviderArg,
+    api_key: KeyOpt = None,
+    base_url: UrlOpt = None,
+    modality: Annotated[
+        str | None, typer.Option(help="Only this modality (text, image, embeddings, ...).")
+    ] = None,
+) -> None:
+    """The provider's model catalog with prices (USD per million tokens)."""
+    from polyface.errors import PolyfaceError
+
+    try:
+        with _adapter(provider_name, api_key, base_url) as adapter:
+            catalog = adapter.models()
+    except PolyfaceError as exc:
+        _fail(exc)
+        return
+    table = Table(title=f"{provider_name} models")
+    for col in ("model", "modality", "context", "input $/Mtok", "output $/Mtok"):
+        table.add_column(col, justify="right" if "$" in col or col == "context" else "left")
+    for m in sorted(catalog, key=lambda m: (m.modality, m.id)):
+        if modality and m.modality != modality:
+            continue
+        price = m.pricing
+        table.add_row(
+            m.id,
+            m.modality,
+            str(m.context_length or ""),
+            f"{price.input_per_mtok:g}" if price else "",
+            f"{price.output_per_mtok:g}" if price else "",
+        )
+    console.print(table)
+
+
+@app.command()
+def chat(
+    provider_name: ProviderArg,
+    model: Annotated[str, typer.Argument(help="Model id, e.g. meta-llama/Llama-3.3-70B-Instruct-Turbo.")],
+    prompt: Annotated[str, typer.Argument(help="What to say ('-' reads standard input).")],
+    system: Annotated[str | None, typer.Option(help="A system prompt.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Most tokens to generate.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    stream: Annotated[
+        bool, typer.Option("--stream/--no-stream", help="Print the reply as it arrives.")
+    ] = True,
+    api_key: KeyOpt = None,
+    base_url: UrlOpt = None,
+) -> None:
+    """Send one message and print the reply, its usage and its cost."""
+    from polyface.errors import PolyfaceError
+
+    text = sys.stdin.read() if prompt == "-" else prompt
+    options: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature}
+    try:
+        with _adapter(provider_name, api_key, base_url) as adapter:
+            if stream:
+                handle = adapter.text.stream(model=model, messages=text, system=system, **options)
+                for delta in handle:
+                    console.print(delta.text, end="", highlight=False, markup=False, soft_wrap=True)
+                console.print()
+                usage, cost = handle.usage, handle.cost
+            else:
+                reply = adapter.text.generate(model=model, messages=text, system=system, **options)
+                console.print(reply.text, highlight=False, markup=False)
+                usage, cost = reply.usage, reply.cost
+    except PolyfaceError as exc:
+        _fail(exc)
+        return
+    if usage is not None:
+        price = f"${cost:.6f}" if cost is not None else "cost unknown"
+        err.print(
+            f"[dim]{usage.input_tokens} in + {usage.output_tokens} out tokens, {price}[/]", highlight=False
+        )
+
+
+@app.command()
+def demo() -> None:
+    """Run the offline demo (no key, no network)."""
+    from polyface.cli.demo import run
+
+    run(console)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
