@@ -138,9 +138,8 @@ def main() -> None:
         proc.wait(timeout=10)
     print("polyface TogetherAdapter.text.generate vs bare httpx POST (same body, same fake, one run)")
     print(f"  sync sequential   time per request ratio: {sync['ratio']:.3f}x  (goal <= 1.15x)")
-    print(
-        f"  async {args.concurrency} in flight   time per request ratio: {asyn['ratio']:.3f}x  (goal <= 1.15x)"
-    )
+    label = f"async {args.concurrency} in flight"
+    print(f"  {label:<17} time per request ratio: {asyn['ratio']:.3f}x  (goal <= 1.15x)")
     if args.json:
         print(json.dumps({"sync": sync, "async": asyn}, indent=2))
 

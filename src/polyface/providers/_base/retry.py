@@ -8,7 +8,6 @@ vendor did not act on them: a 429, or a connection that was never made.
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from collections.abc import Mapping
@@ -64,6 +63,8 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         return float(value)
     except ValueError:
         pass
+    import email.utils
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
