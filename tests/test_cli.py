@@ -11,7 +11,7 @@ from polyface.capability_table import markdown, render_into
 from polyface.cli.app import app
 from polyface.testing.fake_together import FakeTogether
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "200"})
 CHAT = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 
 

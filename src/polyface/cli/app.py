@@ -90,7 +90,8 @@ def models(
         _fail(exc)
         return
     table = Table(title=f"{provider_name} models")
-    for col in ("model", "modality", "context", "input $/Mtok", "output $/Mtok"):
+    table.add_column("model", no_wrap=True)
+    for col in ("modality", "context", "input $/Mtok", "output $/Mtok"):
         table.add_column(col, justify="right" if "$" in col or col == "context" else "left")
     for m in sorted(catalog, key=lambda m: (m.modality, m.id)):
         if modality and m.modality != modality:

@@ -153,10 +153,11 @@ class ChatText:
                 "POST", path, json=body, timeout=timeout, tokens=self._tokens(body)
             ) as resp,
         ):
-            for event in iter_events(resp.iter_lines()):
+            lines = resp.iter_lines()
+            for event in iter_events(lines):
                 if event.data == "[DONE]":
                     done = True
-                    for _ in resp.iter_bytes():  # read to the end: the connection goes back to the pool
+                    for _ in lines:  # read to the end: the connection goes back to the pool
                         pass
                     break
                 delta = self._feed(assembler, event.data)
@@ -179,10 +180,11 @@ class ChatText:
             "POST", path, json=body, timeout=timeout, tokens=self._tokens(body)
         ) as resp:
             with self.config.telemetry.call(op, model, **self._span_args(body)) as call:
-                async for event in aiter_events(resp.aiter_lines()):
+                lines = resp.aiter_lines()
+                async for event in aiter_events(lines):
                     if event.data == "[DONE]":
                         done = True
-                        async for _ in resp.aiter_bytes():
+                        async for _ in lines:  # read to the end: the connection goes back to the pool
                             pass
                         break
                     delta = self._feed(assembler, event.data)
