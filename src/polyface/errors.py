@@ -70,9 +70,10 @@ class ProviderError(PolyfaceError):
             head += f" returned HTTP {self.status}"
         if self.code:
             head += f" ({self.code})"
-        text = f"{head}: {self.vendor_message}"
+        message = self.vendor_message.strip()
+        text = f"{head}: {message}"
         if self.hint:
-            text += f" {self.hint}"
+            text += f"{'' if message.endswith(('.', '!', '?')) else '.'} {self.hint}"
         if self.request_id:
             text += f" [request id: {self.request_id}]"
         return text

@@ -34,7 +34,8 @@ def run(console: Console | None = None) -> None:
         console.print(f"[dim]fake Together API at {fake.base_url}[/]\n")
 
         table = Table(title="1. together.models(): the catalog, fetched once and cached")
-        for col in ("model", "modality", "$ in / Mtok", "$ out / Mtok"):
+        table.add_column("model", no_wrap=True)
+        for col in ("modality", "$ in / Mtok", "$ out / Mtok"):
             table.add_column(col)
         for m in together.models():
             p = m.pricing

@@ -382,10 +382,14 @@ class FakeTogether:
         port: int = 0,
         models: list[dict[str, Any]] | None = None,
         strict_models: bool = False,
+        http: str = "h11",
+        loop: str = "asyncio",
     ) -> None:
         self.api_key: str = api_key
         self.host = host
         self._requested_port = port
+        self._http = http
+        self._loop = loop
         self.models: list[dict[str, Any]] = default_models() if models is None else models
         """The catalog served by ``GET /v1/models``; mutable."""
         self.strict_models: bool = strict_models
@@ -423,8 +427,8 @@ class FakeTogether:
             log_config=None,
             access_log=False,
             lifespan="off",
-            loop="asyncio",
-            http="h11",
+            loop=self._loop,  # type: ignore[arg-type]
+            http=self._http,  # type: ignore[arg-type]
             timeout_graceful_shutdown=1,
         )
         server = uvicorn.Server(config)
