@@ -176,6 +176,24 @@ def test_tools_and_json_formats_pass_through(fake_together: FakeTogether) -> Non
     assert chat_requests(fake_together)[0].json["tools"] == [tool]
 
 
+def test_a_tool_conversation_round_trips(fake_together: FakeTogether) -> None:
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    with adapter_for(fake_together) as together:
+        messages: list[Any] = [{"role": "user", "content": "what is the weather"}]
+        first = together.text.generate(model=CHAT, messages=messages, tools=[tool])
+        messages += [
+            first.message,
+            {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": '{"temp": 21}'},
+            {"role": "user", "content": "thanks"},
+        ]
+        second = together.text.generate(model=CHAT, messages=messages, tools=[tool])
+    assert second.text == "Echo: thanks"
+    replayed = chat_requests(fake_together)[1].json["messages"][1]
+    assert replayed["role"] == "assistant"
+    assert replayed["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert replayed["tool_calls"][0]["index"] == 0  # Together's spec requires it
+
+
 async def test_async_twins(fake_together: FakeTogether) -> None:
     async with adapter_for(fake_together) as together:
         reply = await together.text.agenerate(model=CHAT, messages="async hi")

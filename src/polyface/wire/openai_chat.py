@@ -98,6 +98,17 @@ def message_dicts(messages: Sequence[MessageLike] | str, system: str | None = No
     return out
 
 
+def with_tool_call_indexes(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages whose replayed tool calls carry ``index`` (Together's spec requires it)."""
+    out = []
+    for message in messages:
+        calls = message.get("tool_calls")
+        if calls and any("index" not in c for c in calls):
+            message = {**message, "tool_calls": [{"index": i, **c} for i, c in enumerate(calls)]}
+        out.append(message)
+    return out
+
+
 def _response_format(value: Any) -> Any:
     """Pass dicts through; turn a pydantic model class into a ``json_schema`` format."""
     schema_fn = getattr(value, "model_json_schema", None)

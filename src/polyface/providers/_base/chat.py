@@ -27,6 +27,8 @@ class ChatText:
     extra_options: ClassVar[frozenset[str]] = frozenset()
     stream_options: ClassVar[dict[str, Any] | None] = None
     """Sent as ``stream_options`` on streams (OpenAI needs ``include_usage``)."""
+    tool_call_index: ClassVar[bool] = False
+    """Replayed assistant tool calls carry ``index`` (Together requires it)."""
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
@@ -45,6 +47,8 @@ class ChatText:
         )
         body["model"] = model
         body["messages"] = wire.message_dicts(messages, system)
+        if self.tool_call_index:
+            body["messages"] = wire.with_tool_call_indexes(body["messages"])
         return body
 
     def _completion_body(self, model: str, prompt: str, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from polyface.providers._base.chat import ChatText
 
 
 class TogetherText(ChatText):
+    tool_call_index = True
     extra_options = frozenset(
         {
             "top_k",
