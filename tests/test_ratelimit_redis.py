@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import pytest
+
 from polyface.testing.fake_together import FakeTogether
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

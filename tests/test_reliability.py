@@ -8,9 +8,9 @@ import time
 from typing import Any
 
 import pytest
-from polyface.testing.fake_together import FakeTogether
 
 from polyface import TogetherAdapter, errors
+from polyface.testing.fake_together import FakeTogether
 
 CHAT = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 

@@ -12,9 +12,9 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from polyface.testing.fake_together import FakeTogether
 
 from polyface import TogetherAdapter, errors
+from polyface.testing.fake_together import FakeTogether
 
 CHAT = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 _exporter = InMemorySpanExporter()

@@ -8,10 +8,10 @@ import time
 from typing import Any
 
 import pytest
-from polyface.testing.fake_together import FakeTogether
 
 from polyface import TogetherAdapter
 from polyface.errors import InvalidArgument
+from polyface.testing.fake_together import FakeTogether
 
 CHAT = "meta-llama/Llama-3.3-70B-Instruct-Turbo"  # $0.88 / Mtok in and out in the fake's catalog
 PRICE = 0.88 / 1_000_000

@@ -427,8 +427,8 @@ class FakeTogether:
             log_config=None,
             access_log=False,
             lifespan="off",
-            loop=self._loop,  # type: ignore[arg-type]
-            http=self._http,  # type: ignore[arg-type]
+            loop=self._loop,
+            http=self._http,
             timeout_graceful_shutdown=1,
         )
         server = uvicorn.Server(config)
