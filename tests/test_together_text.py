@@ -210,6 +210,26 @@ async def test_async_twins(fake_together: FakeTogether) -> None:
     assert sum(r.path == "/v1/models" for r in fake_together.requests) == 1
 
 
+async def test_concurrent_first_calls_fetch_the_catalog_once(fake_together: FakeTogether) -> None:
+    async with adapter_for(fake_together) as together:
+        replies = await asyncio.gather(*(together.text.agenerate(model=CHAT, messages="hi") for _ in range(16)))
+    assert all(r.cost is not None for r in replies)
+    assert sum(r.path == "/v1/models" for r in fake_together.requests) == 1
+
+
+async def test_catalog_outage_leaves_cost_unknown_and_is_tried_once(
+    fake_together: FakeTogether, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_together.fail("/v1/models", status=400, times=100)
+    async with adapter_for(fake_together) as together:
+        replies = await asyncio.gather(*(together.text.agenerate(model=CHAT, messages="hi") for _ in range(8)))
+        assert together.text.generate(model=CHAT, messages="sync").cost is None
+    assert [r.text for r in replies] == ["Echo: hi"] * 8
+    assert all(r.cost is None for r in replies)
+    assert sum(r.path == "/v1/models" for r in fake_together.requests) == 1
+    assert caplog.text.count("could not fetch the model catalog") == 1
+
+
 async def test_async_stream_stopped_early_closes_its_connection(fake_together: FakeTogether) -> None:
     fake_together.slow_stream(interval=0.05, chunks=2000)
     async with adapter_for(fake_together) as together:

@@ -7,6 +7,7 @@ and the fetch is tried again after ``retry_failed_after`` seconds.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,10 @@ from polyface.types.models import ModelInfo, Pricing
 from polyface.types.usage import Usage
 
 log = get_logger(__name__)
+
+
+class CatalogUnavailable(PolyfaceError):
+    """The catalog fetch failed a moment ago; it is tried again after ``retry_failed_after`` seconds."""
 
 
 class Catalog:
@@ -40,6 +45,7 @@ class Catalog:
         self._fetched_at = -1e18
         self._failed_at = -1e18
         self._lock = threading.Lock()
+        self._alocks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self.fetch_count = 0
 
     # ---- state ---------------------------------------------------------------
@@ -59,7 +65,9 @@ class Catalog:
     def models(self, *, refresh: bool = False) -> list[ModelInfo]:
         """Every model, fetched now only when the cache is empty, stale or ``refresh`` is set."""
         if refresh or not self._fresh():
+            started = time.monotonic()
             with self._lock:
+                self._raise_if_failed_since(started)
                 if refresh or not self._fresh():
                     self._store(self._fetch())
         assert self._models is not None
@@ -67,9 +75,24 @@ class Catalog:
 
     async def amodels(self, *, refresh: bool = False) -> list[ModelInfo]:
         if refresh or not self._fresh():
-            self._store(await self._afetch())
+            # one fetch however many coroutines ask at once
+            loop = asyncio.get_running_loop()
+            lock = self._alocks.get(loop)
+            if lock is None:
+                self._alocks = {loop: (lock := asyncio.Lock())}
+            fetched_before = self.fetch_count
+            started = time.monotonic()
+            async with lock:
+                self._raise_if_failed_since(started)
+                if self.fetch_count == fetched_before and (refresh or not self._fresh()):
+                    self._store(await self._afetch())
         assert self._models is not None
         return list(self._models.values())
+
+    def _raise_if_failed_since(self, started: float) -> None:
+        """While one caller fetched, others waited: if that fetch failed, do not hammer the vendor."""
+        if self._failed_at >= started:
+            raise CatalogUnavailable(f"the {self.provider} model catalog could not be fetched just now")
 
     # ---- pricing -------------------------------------------------------------
     def _lookup(self, model: str) -> Pricing | None:
@@ -82,9 +105,13 @@ class Catalog:
         return not self._fresh() and time.monotonic() - self._failed_at >= self.retry_failed_after
 
     def _failed(self, exc: PolyfaceError) -> None:
-        self._failed_at = time.monotonic()
+        now = time.monotonic()
+        quiet = isinstance(exc, CatalogUnavailable) or now - self._failed_at < self.retry_failed_after
+        self._failed_at = now
         if isinstance(exc, AuthenticationError):
             raise exc
+        if quiet:
+            return
         log.warning(
             "%s: could not fetch the model catalog, costs are unknown for now: %s", self.provider, exc
         )

@@ -166,10 +166,10 @@ class ProviderConfig:
         )
 
     def fetch_models(self) -> list[ModelInfo]:
-        return self.parse_models(self.http.request("GET", self.info.models_path, op="models").json())
+        return self.parse_models(self.http.request("GET", self.info.models_path).json())
 
     async def afetch_models(self) -> list[ModelInfo]:
-        response = await self.http.arequest("GET", self.info.models_path, op="models")
+        response = await self.http.arequest("GET", self.info.models_path)
         return self.parse_models(response.json())
 
     # ---- vendor specifics -------------------------------------------------------------

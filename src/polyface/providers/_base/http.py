@@ -141,7 +141,6 @@ class HttpEngine:
         idempotent: bool = True,
         timeout: float | httpx.Timeout | None = None,
         tokens: float = 0,
-        op: str = "request",
     ) -> httpx.Response:
         """Send a request; return the successful response or raise a polyface error.
 
@@ -193,7 +192,6 @@ class HttpEngine:
         idempotent: bool = True,
         timeout: float | httpx.Timeout | None = None,
         tokens: float = 0,
-        op: str = "request",
     ) -> httpx.Response:
         limiter = self.config.limiter
         client = self.aclient
