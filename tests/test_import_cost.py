@@ -39,19 +39,21 @@ def test_import_polyface_own_time_is_under_30_ms() -> None:
 
 
 def test_adapter_import_is_cheap_relative_to_httpx_and_pydantic() -> None:
-    # pydantic's package import is lazy; BaseModel is what loads it for real.
-    baseline = _best_ms("import httpx; from pydantic import BaseModel")
-    adapter = _best_ms("from polyface import TogetherAdapter")
+    # pydantic's package import is lazy: its machinery loads with the first model class, so the
+    # baseline is importing httpx and pydantic and defining one model.
+    baseline = _best_ms("import httpx; from pydantic import BaseModel; type('M', (BaseModel,), {})", runs=7)
+    adapter = _best_ms("from polyface import TogetherAdapter", runs=7)
     ready = _best_ms(
         "from polyface import TogetherAdapter; import polyface.providers._base.http; "
-        "TogetherAdapter(api_key='k').text"
+        "TogetherAdapter(api_key='k').text",
+        runs=7,
     )
     print(f"httpx+pydantic {baseline:.1f} ms; TogetherAdapter {adapter:.1f} ms; ready to send {ready:.1f} ms")
     # The adapter itself loads neither httpx nor pydantic, so it costs less than they do ...
     assert adapter / baseline < 1.0
-    # ... and everything a first request needs adds at most 60 % on top of them (measured ~1.5x: pydantic
-    # builds the schemas of polyface's models).
-    assert ready / baseline < 1.6
+    # ... and everything a first request needs adds at most half again on top of them (measured ~1.25x:
+    # mostly pydantic building the schemas of polyface's models).
+    assert ready / baseline < 1.5
 
 
 def test_no_opentelemetry_import_without_an_sdk_provider() -> None:

@@ -212,7 +212,8 @@ async def test_async_twins(fake_together: FakeTogether) -> None:
 
 async def test_concurrent_first_calls_fetch_the_catalog_once(fake_together: FakeTogether) -> None:
     async with adapter_for(fake_together) as together:
-        replies = await asyncio.gather(*(together.text.agenerate(model=CHAT, messages="hi") for _ in range(16)))
+        calls = [together.text.agenerate(model=CHAT, messages="hi") for _ in range(16)]
+        replies = await asyncio.gather(*calls)
     assert all(r.cost is not None for r in replies)
     assert sum(r.path == "/v1/models" for r in fake_together.requests) == 1
 
@@ -222,7 +223,8 @@ async def test_catalog_outage_leaves_cost_unknown_and_is_tried_once(
 ) -> None:
     fake_together.fail("/v1/models", status=400, times=100)
     async with adapter_for(fake_together) as together:
-        replies = await asyncio.gather(*(together.text.agenerate(model=CHAT, messages="hi") for _ in range(8)))
+        calls = [together.text.agenerate(model=CHAT, messages="hi") for _ in range(8)]
+        replies = await asyncio.gather(*calls)
         assert together.text.generate(model=CHAT, messages="sync").cost is None
     assert [r.text for r in replies] == ["Echo: hi"] * 8
     assert all(r.cost is None for r in replies)
