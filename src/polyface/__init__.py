@@ -40,6 +40,8 @@ _EXPORTS: dict[str, str] = {
     "ProviderUnavailable": "polyface.errors",
     "ProviderTimeout": "polyface.errors",
     "CapabilityNotSupported": "polyface.errors",
+    "JobFailed": "polyface.errors",
+    "JobTimeout": "polyface.errors",
     "DatasetError": "polyface.errors",
     "ConsentRequired": "polyface.errors",
     "BudgetExceeded": "polyface.errors",
@@ -76,6 +78,12 @@ if TYPE_CHECKING:
     )
     from polyface.errors import (
         InvalidRequest as InvalidRequest,
+    )
+    from polyface.errors import (
+        JobFailed as JobFailed,
+    )
+    from polyface.errors import (
+        JobTimeout as JobTimeout,
     )
     from polyface.errors import (
         MissingCredentials as MissingCredentials,

@@ -115,6 +115,22 @@ class ProviderTimeout(ProviderError):
     default_hint = "Raise the timeout (timeout=... per call or on the adapter) or try again."
 
 
+class JobFailed(PolyfaceError):
+    """A provider job (fine-tune, video) failed or was cancelled; carries the vendor's reason."""
+
+    def __init__(self, provider: str, job_id: str, status: str, reason: str | None = None) -> None:
+        self.provider = provider
+        self.job_id = job_id
+        self.status = status
+        self.reason = reason
+        why = f": {reason}" if reason else ""
+        super().__init__(f"{provider} job {job_id} ended with status {status!r}{why}")
+
+
+class JobTimeout(PolyfaceError):
+    """``wait(timeout=...)`` ran out before the job finished; the job goes on (re-attach by id)."""
+
+
 class CapabilityNotSupported(PolyfaceError):
     """The provider does not offer this capability (or not yet in polyface)."""
 
@@ -168,6 +184,8 @@ __all__ = [
     "DatasetError",
     "InvalidArgument",
     "InvalidRequest",
+    "JobFailed",
+    "JobTimeout",
     "MissingCredentials",
     "NotFound",
     "PermissionDenied",

@@ -116,6 +116,36 @@ class Adapter:
         return out
 
     # ---- catalog ---------------------------------------------------------------
+    _CAPABILITY_MODALITIES: ClassVar[dict[str, tuple[str, str]]] = {
+        # capability asked -> (catalog modality, adapter attribute)
+        "text": ("text", "text"),
+        "embeddings": ("embeddings", "embeddings"),
+        "rerank": ("rerank", "embeddings"),
+        "image": ("image", "image"),
+        "speech": ("speech", "audio"),
+        "audio.speech": ("speech", "audio"),
+        "transcription": ("transcription", "audio"),
+        "audio.transcription": ("transcription", "audio"),
+        "video": ("video", "video"),
+    }
+
+    def supports(self, model: str, capability: str) -> bool:
+        """Whether ``model`` (per the provider's catalog) serves ``capability`` here.
+
+        ``capability``: text, embeddings, rerank, image, speech, transcription, video. A model
+        the catalog does not list (a fine-tuned one, say) answers False.
+        """
+        if capability not in self._CAPABILITY_MODALITIES:
+            from polyface.errors import InvalidArgument
+
+            raise InvalidArgument(
+                f"unknown capability {capability!r}; use one of {', '.join(sorted(self._CAPABILITY_MODALITIES))}."
+            )
+        modality, attribute = self._CAPABILITY_MODALITIES[capability]
+        if not self.capabilities().get(attribute, False):
+            return False
+        info = next((m for m in self.models() if m.id == model), None)
+        return info is not None and info.modality == modality
     def models(self, *, refresh: bool = False) -> list[ModelInfo]:
         """The provider's catalog with pricing (fetched once, cached with a TTL)."""
         return self.config.catalog.models(refresh=refresh)

@@ -39,7 +39,16 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-__all__ = ["DEFAULT_API_KEY", "ERROR_DEFAULTS", "FakeTogether", "RecordedRequest", "default_models"]
+__all__ = [
+    "DEFAULT_API_KEY",
+    "ERROR_DEFAULTS",
+    "ROUTES",
+    "FakeTogether",
+    "RecordedRequest",
+    "RouteSpec",
+    "default_models",
+    "route",
+]
 
 DEFAULT_API_KEY: Final = "tgp_v1_fake_0123456789abcdef"
 
@@ -194,7 +203,7 @@ class _StreamMode:
 
 
 def _normalize_path(path: str) -> str:
-    if path == "*" or path.startswith("/v1/"):
+    if path == "*" or path.startswith(("/v1/", "/v2/", "/presigned/")):
         return path
     return "/v1" + (path if path.startswith("/") else "/" + path)
 
@@ -362,6 +371,33 @@ class _QuietLogFilter(logging.Filter):
 
 
 Handler = Callable[[RecordedRequest, int], Awaitable[Response]]
+ExtraHandler = Callable[["FakeTogether", RecordedRequest, int, "re.Match[str]"], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    """A route an area module (``fake_together/<area>.py``) adds: method, full-match path regex, handler.
+
+    ``auth=False`` serves it without the bearer key (a presigned upload URL, for example).
+    """
+
+    method: str
+    pattern: re.Pattern[str]
+    handler: ExtraHandler
+    auth: bool = True
+
+
+ROUTES: list[RouteSpec] = []
+
+
+def route(method: str, pattern: str, *, auth: bool = True) -> Callable[[ExtraHandler], ExtraHandler]:
+    """Decorator for area modules: ``@route("POST", r"/v1/embeddings")``."""
+
+    def register(handler: ExtraHandler) -> ExtraHandler:
+        ROUTES.append(RouteSpec(method, re.compile(pattern), handler, auth))
+        return handler
+
+    return register
 
 
 # --------------------------------------------------------------------------------------------------
@@ -406,6 +442,8 @@ class FakeTogether:
         self._slows: list[_StreamPlan] = []
         self._streams_cancelled = 0
         self._streams_dropped = 0
+        self.store: dict[str, Any] = {}
+        """State of the area modules (files, videos, ...), keyed by area; cleared by :meth:`reset`."""
 
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -526,6 +564,7 @@ class FakeTogether:
             self._slows.clear()
             self._streams_cancelled = 0
             self._streams_dropped = 0
+            self.store.clear()
 
     # ---- fault injection -------------------------------------------------------------------------
 
@@ -682,9 +721,16 @@ class FakeTogether:
         fault = self._take_fault(req.path, after_processing=False)
         if fault is not None:
             return self._fault_response(fault)
-        if not self._authorized(req):
-            return self._error(401)
-        handler = self._route(req)
+        extra = self._extra_route(req)
+        if extra is not None:
+            spec, match = extra
+            if spec.auth and not self._authorized(req):
+                return self._error(401)
+            handler: Handler | None = lambda r, g: spec.handler(self, r, g, match)  # noqa: E731
+        else:
+            if not self._authorized(req):
+                return self._error(401)
+            handler = self._route(req)
         if handler is None:
             return self._error(404, f"Not found: {req.method} {req.path}", code="not_found")
         try:
@@ -702,6 +748,15 @@ class FakeTogether:
     def _authorized(self, req: RecordedRequest) -> bool:
         scheme, _, token = req.headers.get("authorization", "").partition(" ")
         return scheme.lower() == "bearer" and token.strip() == self.api_key
+
+    @staticmethod
+    def _extra_route(req: RecordedRequest) -> tuple[RouteSpec, re.Match[str]] | None:
+        for spec in ROUTES:
+            if spec.method == req.method:
+                match = spec.pattern.fullmatch(req.path)
+                if match is not None:
+                    return spec, match
+        return None
 
     def _route(self, req: RecordedRequest) -> Handler | None:
         routes: dict[tuple[str, str], Handler] = {
