@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -50,9 +51,13 @@ SPEC_PATH = Path(
 )
 #: Together's real host; the fake's ``/v1/...`` paths are checked as ``https://api.together.ai/v1/...``.
 SPEC_HOST = "https://api.together.ai"
-#: Paths (e.g. ``"/v1/some/undocumented/endpoint"``) the spec does not describe but that may still be used.
-#: Any other request to an undocumented path is a failure.
-UNDOCUMENTED_PATHS_ALLOWED: frozenset[str] = frozenset()
+#: Paths the spec does not describe but that Together really uses (full-match regexes). Any other request
+#: to an undocumented path is a failure. The upload flow: POST /v1/files answers 302 to a presigned URL
+#: (served by the fake under /presigned/), the bytes are PUT there, then POST /v1/files/{id}/preprocess.
+UNDOCUMENTED_PATHS_ALLOWED: tuple[str, ...] = (r"/presigned/.*", r"/v1/files/[^/]+/preprocess")
+#: Paths served under another version prefix than the spec's server URL: video is at /v2/videos in reality,
+#: while the spec lists /videos under https://api.together.ai/v1. Checked against the spec's /v1 schema.
+VERSION_ALIASES: tuple[tuple[str, str], ...] = (("/v2/videos", "/v1/videos"),)
 
 _MAX_MESSAGE = 400
 
@@ -87,7 +92,7 @@ class _SpecRequest:
 
     def __init__(self, req: RecordedRequest) -> None:
         self.host_url = SPEC_HOST
-        self.path = req.path
+        self.path = _spec_path(req.path)
         self.method = req.method.lower()
         self.body: bytes | None = req.body
         self.content_type = req.headers.get("content-type", "").lower()
@@ -99,9 +104,16 @@ class _SpecRequest:
         )
 
 
+def _spec_path(path: str) -> str:
+    for real, documented in VERSION_ALIASES:
+        if path == real or path.startswith(real + "/"):
+            return documented + path[len(real) :]
+    return path
+
+
 def together_request_problems(req: RecordedRequest) -> list[str]:
     """Why ``req`` is not a request Together's API documents (empty if it is)."""
-    if req.path in UNDOCUMENTED_PATHS_ALLOWED:
+    if any(re.fullmatch(pattern, req.path) for pattern in UNDOCUMENTED_PATHS_ALLOWED):
         return []
     where = f"{req.method} {req.path}{'?' + req.query if req.query else ''}"
     try:
@@ -167,7 +179,7 @@ def validate_together_response(
 
 def _event_stream_problems(req: RecordedRequest, status: int, body: bytes) -> list[str]:
     spec = together_spec()
-    operation = spec.document["paths"].get(req.path.removeprefix("/v1"), {}).get(req.method.lower())
+    operation = spec.document["paths"].get(_spec_path(req.path).removeprefix("/v1"), {}).get(req.method.lower())
     try:
         schema = operation["responses"][str(status)]["content"]["text/event-stream"]["schema"]
     except (KeyError, TypeError):

@@ -138,9 +138,8 @@ class Adapter:
         if capability not in self._CAPABILITY_MODALITIES:
             from polyface.errors import InvalidArgument
 
-            raise InvalidArgument(
-                f"unknown capability {capability!r}; use one of {', '.join(sorted(self._CAPABILITY_MODALITIES))}."
-            )
+            known = ", ".join(sorted(self._CAPABILITY_MODALITIES))
+            raise InvalidArgument(f"unknown capability {capability!r}; use one of {known}.")
         modality, attribute = self._CAPABILITY_MODALITIES[capability]
         if not self.capabilities().get(attribute, False):
             return False

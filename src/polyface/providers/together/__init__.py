@@ -9,9 +9,13 @@ from polyface.providers.together.config import TogetherConfig
 from polyface.providers.together.fine_tuning import TogetherFineTuning
 
 if TYPE_CHECKING:
+    from polyface.providers.together.audio import TogetherAudio
+    from polyface.providers.together.embeddings import TogetherEmbeddings
+    from polyface.providers.together.files import TogetherFiles
+    from polyface.providers.together.image import TogetherImage
     from polyface.providers.together.text import TogetherText
-
-NEXT = "Together AI {} is not in polyface yet (it lands with the Together capabilities issue)"
+    from polyface.providers.together.video import TogetherVideo
+    from polyface.providers.together.voice import TogetherVoice
 
 
 class TogetherAdapter(Adapter):
@@ -28,11 +32,14 @@ class TogetherAdapter(Adapter):
     fine_tuning_class = TogetherFineTuning
 
     text: Capability[TogetherText] = Capability("polyface.providers.together.text:TogetherText")
-    embeddings: Capability[Any] = Capability(None, reason=NEXT.format("embeddings"))
-    image: Capability[Any] = Capability(None, reason=NEXT.format("image generation"))
-    audio: Capability[Any] = Capability(None, reason=NEXT.format("audio"))
-    video: Capability[Any] = Capability(None, reason=NEXT.format("video generation"))
-    voice: Capability[Any] = Capability(None, reason=NEXT.format("voices"))
+    embeddings: Capability[TogetherEmbeddings] = Capability(
+        "polyface.providers.together.embeddings:TogetherEmbeddings"
+    )
+    image: Capability[TogetherImage] = Capability("polyface.providers.together.image:TogetherImage")
+    audio: Capability[TogetherAudio] = Capability("polyface.providers.together.audio:TogetherAudio")
+    video: Capability[TogetherVideo] = Capability("polyface.providers.together.video:TogetherVideo")
+    voice: Capability[TogetherVoice] = Capability("polyface.providers.together.voice:TogetherVoice")
+    files: Capability[TogetherFiles] = Capability("polyface.providers.together.files:TogetherFiles")
 
     config: TogetherConfig
 

@@ -7,7 +7,14 @@ this package registers them all. Standalone: nothing here imports polyface itsel
 
 from __future__ import annotations
 
-from polyface.testing.fake_together import audio, embeddings, files, images, videos  # noqa: F401  (routes)
+from polyface.testing.fake_together import (  # noqa: F401  (each module registers its routes)
+    audio,
+    embeddings,
+    files,
+    fine_tunes,
+    images,
+    videos,
+)
 from polyface.testing.fake_together.core import (
     DEFAULT_API_KEY,
     ERROR_DEFAULTS,
