@@ -179,7 +179,8 @@ def validate_together_response(
 
 def _event_stream_problems(req: RecordedRequest, status: int, body: bytes) -> list[str]:
     spec = together_spec()
-    operation = spec.document["paths"].get(_spec_path(req.path).removeprefix("/v1"), {}).get(req.method.lower())
+    documented = _spec_path(req.path).removeprefix("/v1")
+    operation = spec.document["paths"].get(documented, {}).get(req.method.lower())
     try:
         schema = operation["responses"][str(status)]["content"]["text/event-stream"]["schema"]
     except (KeyError, TypeError):

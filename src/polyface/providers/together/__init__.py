@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from polyface.providers._base.adapter import Adapter, Capability
 from polyface.providers.together.config import TogetherConfig

@@ -1,3 +1,3 @@
-"""Fake Together routes: fine_tunes (the full fine-tuning API). Registered with ``@route(...)`` from ``core``."""
+"""Fake Together routes: fine-tunes (the full fine-tuning API), registered with ``@route(...)``."""
 
 from __future__ import annotations
