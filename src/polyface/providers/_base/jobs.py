@@ -25,6 +25,7 @@ class _Display:
         self.callback = progress if callable(progress) else None
         self.bar: Any = None
         self.task: Any = None
+        self.finished = False
         if progress is True and sys.stderr.isatty():
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -44,9 +45,12 @@ class _Display:
         if self.bar is not None:
             self.bar.update(self.task, completed=fraction or 0.0, status=status)
 
-    def close(self, finished: bool) -> None:
+    def __enter__(self) -> _Display:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
-            if finished:
+            if self.finished:
                 self.bar.update(self.task, completed=1.0)
             self.bar.stop()
 
@@ -105,6 +109,20 @@ class Job(Generic[Info]):
         if not self._succeeded(info):
             raise JobFailed(self.provider, self.id, self._status(info), self._failure_reason(info))
 
+    def _after_poll(self, info: Info, display: _Display, deadline: float | None, interval: float) -> bool:
+        """Show ``info``; True when the job is over (raising if it failed), False to poll again."""
+        display.update(info, self._fraction(info), self._status(info))
+        if self._done(info):
+            display.finished = True
+            self._check(info)
+            return True
+        if deadline is not None and time.monotonic() + interval > deadline:
+            raise JobTimeout(
+                f"{self.provider} job {self.id} is still {self._status(info)!r} after the timeout; "
+                "it goes on: wait again or re-attach later by its id."
+            )
+        return False
+
     def wait(
         self,
         *,
@@ -115,27 +133,13 @@ class Job(Generic[Info]):
         """Poll until the job ends; return self. ``progress=True`` shows a bar on a terminal; a callable
         gets each state. Raises :class:`JobFailed` with the vendor's reason if it failed or was cancelled,
         :class:`JobTimeout` after ``timeout`` seconds (the job itself goes on)."""
-        display = _Display(progress, f"{self.provider} {self.id}")
         interval = poll_interval or self.poll_interval
         deadline = None if timeout is None else time.monotonic() + timeout
-        finished = False
-        try:
-            while True:
-                info = self.refresh()
-                display.update(info, self._fraction(info), self._status(info))
-                if self._done(info):
-                    finished = True
-                    self._check(info)
-                    return self
-                if deadline is not None and time.monotonic() + interval > deadline:
-                    raise JobTimeout(
-                        f"{self.provider} job {self.id} is still {self._status(info)!r} after {timeout} s; "
-                        "it goes on: wait again or re-attach later by its id."
-                    )
+        with _Display(progress, f"{self.provider} {self.id}") as display:
+            while not self._after_poll(self.refresh(), display, deadline, interval):
                 time.sleep(interval)
                 interval = min(interval * 1.5, self.max_poll_interval)
-        finally:
-            display.close(finished)
+        return self
 
     async def async_wait(
         self,
@@ -145,29 +149,13 @@ class Job(Generic[Info]):
         poll_interval: float | None = None,
     ) -> Any:
         """The async twin of :meth:`wait` (``await`` being a keyword, there is no ``await()``)."""
-        display = _Display(progress, f"{self.provider} {self.id}")
         interval = poll_interval or self.poll_interval
         deadline = None if timeout is None else time.monotonic() + timeout
-        finished = False
-        try:
-            while True:
-                info = await self.arefresh()
-                display.update(info, self._fraction(info), self._status(info))
-                if self._done(info):
-                    finished = True
-                    self._check(info)
-                    return self
-                if deadline is not None and time.monotonic() + interval > deadline:
-                    raise JobTimeout(
-                        f"{self.provider} job {self.id} is still {self._status(info)!r} after {timeout} s; "
-                        "it goes on: wait again or re-attach later by its id."
-                    )
+        with _Display(progress, f"{self.provider} {self.id}") as display:
+            while not self._after_poll(await self.arefresh(), display, deadline, interval):
                 await asyncio.sleep(interval)
                 interval = min(interval * 1.5, self.max_poll_interval)
-        finally:
-            display.close(finished)
-
-
+        return self
 
     def __repr__(self) -> str:
         status = self._status(self.info) if self.info is not None else "?"
