@@ -35,6 +35,18 @@ def fetch_url_bytes(url: str, *, timeout: float = 60.0) -> builtins.bytes:
     return response.content
 
 
+async def afetch_url_bytes(url: str, *, timeout: float = 60.0) -> builtins.bytes:
+    """The async twin of :func:`fetch_url_bytes` (a fresh client with no provider credentials)."""
+    if urlparse(url).scheme.lower() in ("data", "file"):
+        return fetch_url_bytes(url, timeout=timeout)
+    import httpx
+
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
+        response = await client.get(url)
+        response.raise_for_status()
+        return response.content
+
+
 class GeneratedImage(PolyfaceModel):
     """One image: inline base64 data or a URL to fetch it from (vendors' URLs usually expire)."""
 
@@ -76,6 +88,27 @@ class GeneratedImage(PolyfaceModel):
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(self.bytes(timeout=timeout))
+        return target
+
+    async def abytes(self, *, timeout: float = 60.0) -> builtins.bytes:
+        """The async twin of :meth:`bytes`: a URL is fetched without blocking the event loop."""
+        if self.b64_json is not None:
+            return self.bytes()
+        assert self.url is not None  # guaranteed by _has_content
+        return await afetch_url_bytes(self.url, timeout=timeout)
+
+    async def asave(self, path: str | Path, *, timeout: float = 60.0) -> Path:
+        """The async twin of :meth:`save`."""
+        import asyncio
+
+        data = await self.abytes(timeout=timeout)
+        target = Path(path)
+
+        def write() -> None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+        await asyncio.to_thread(write)
         return target
 
 
