@@ -50,6 +50,7 @@ _FINE_TUNE_SYNONYMS: dict[str, FineTuneStatus] = {
     "finished": "succeeded",
     "error": "failed",
     "errored": "failed",
+    "user_error": "failed",
     "canceled": "cancelled",
     "cancelling": "cancel_requested",
     "canceling": "cancel_requested",

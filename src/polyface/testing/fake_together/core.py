@@ -72,7 +72,6 @@ _ALL_METHODS: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS
 _DROP_LOG_MESSAGE: Final = "ASGI callable returned without completing response."
 _WORD_PIECES: Final = re.compile(r"\s*\S+\s*")
 _WEATHER: Final = re.compile(r"\bweather\b", re.IGNORECASE)
-_FINE_TUNE_PATH: Final = re.compile(r"^/v1/fine-tunes/(?P<id>[^/]+)(?P<cancel>/cancel)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -763,19 +762,8 @@ class FakeTogether:
             ("GET", "/v1/models"): self._list_models,
             ("POST", "/v1/chat/completions"): self._chat_completions,
             ("POST", "/v1/completions"): self._completions,
-            ("POST", "/v1/fine-tunes"): self._create_fine_tune,
-            ("GET", "/v1/fine-tunes"): self._list_fine_tunes,
         }
-        handler = routes.get((req.method, req.path))
-        if handler is not None:
-            return handler
-        match = _FINE_TUNE_PATH.match(req.path)
-        if match is not None and match["id"] not in ("estimate-price", "models"):
-            if match["cancel"] and req.method == "POST":
-                return self._cancel_fine_tune
-            if not match["cancel"] and req.method == "GET":
-                return self._get_fine_tune
-        return None
+        return routes.get((req.method, req.path))
 
     @staticmethod
     def _error(status: int, message: str | None = None, code: str | None = None) -> Response:
@@ -1026,76 +1014,6 @@ class FakeTogether:
             yield chunk(token_id, piece, None, None)
         yield chunk(len(pieces), "", finish_reason, usage)
         yield _sse("[DONE]")
-
-    async def _create_fine_tune(self, req: RecordedRequest, generation: int) -> Response:
-        body = self._json_object(req)
-        model = body.get("model")
-        training_file = body.get("training_file")
-        if not isinstance(model, str) or not model:
-            raise _BadRequest("'model' is required and must be a string", code="invalid_request_error")
-        if not isinstance(training_file, str) or not training_file:
-            raise _BadRequest(
-                "'training_file' is required and must be a string", code="invalid_request_error"
-            )
-        job_id = f"ft-{uuid.uuid4()}"
-        now = _utc_now()
-        suffix = body.get("suffix")
-        batch_size = body.get("batch_size", "max")
-        job: dict[str, Any] = {
-            "id": job_id,
-            "status": "pending",
-            "created_at": now,
-            "updated_at": now,
-            "model": model,
-            "training_file": training_file,
-            "model_output_name": f"fake-user/{model.rsplit('/', 1)[-1]}"
-            + (f"-{suffix}" if isinstance(suffix, str) and suffix else "")
-            + f"-{job_id[3:11]}",
-            "n_epochs": body.get("n_epochs", 1),
-            "n_checkpoints": body.get("n_checkpoints", 1),
-            "n_evals": body.get("n_evals", 0),
-            "batch_size": batch_size if isinstance(batch_size, int) else 16,
-            "learning_rate": body.get("learning_rate", 1e-5),
-            "warmup_ratio": body.get("warmup_ratio", 0.0),
-            "max_grad_norm": body.get("max_grad_norm", 1.0),
-            "weight_decay": body.get("weight_decay", 0.0),
-            "lr_scheduler": body.get("lr_scheduler")
-            or {"lr_scheduler_type": "linear", "lr_scheduler_args": {"min_lr_ratio": 0.0}},
-            "training_type": body.get("training_type") or {"type": "Full"},
-            "training_method": body.get("training_method") or {"method": "sft", "train_on_inputs": "auto"},
-            "events": [],
-            "token_count": 0,
-            "total_price": 0,
-            "user_id": "fake-user",
-        }
-        for optional in ("validation_file", "suffix", "wandb_project_name", "wandb_name", "from_checkpoint"):
-            if isinstance(body.get(optional), str):
-                job[optional] = body[optional]
-        with self._lock:
-            if generation == self._generation:
-                self._fine_tunes.append(job)
-        return JSONResponse(job)
-
-    async def _list_fine_tunes(self, req: RecordedRequest, generation: int) -> Response:
-        return JSONResponse({"data": self.fine_tunes})
-
-    def _find_fine_tune(self, req: RecordedRequest) -> dict[str, Any]:
-        match = _FINE_TUNE_PATH.match(req.path)
-        job_id = match["id"] if match is not None else ""
-        for job in self.fine_tunes:
-            if job["id"] == job_id:
-                return job
-        raise _BadRequest(f"Fine-tune job {job_id} not found", status=404, code="not_found")
-
-    async def _get_fine_tune(self, req: RecordedRequest, generation: int) -> Response:
-        return JSONResponse(self._find_fine_tune(req))
-
-    async def _cancel_fine_tune(self, req: RecordedRequest, generation: int) -> Response:
-        job = self._find_fine_tune(req)
-        if job["status"] in ("pending", "queued", "running", "compressing", "uploading"):
-            job["status"] = "cancelled"
-            job["updated_at"] = _utc_now()
-        return JSONResponse(job)
 
 
 async def _sleep_unless_disconnected(request: Request, seconds: float) -> None:
