@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 if TYPE_CHECKING:
@@ -117,11 +117,11 @@ class TextGeneration(Protocol):
 
     def stream(
         self, *, model: str, messages: Sequence[MessageInput], **options: Any
-    ) -> Iterator[TextDelta]: ...
+    ) -> Iterable[TextDelta]: ...
 
     def astream(
         self, *, model: str, messages: Sequence[MessageInput], **options: Any
-    ) -> AsyncIterator[TextDelta]: ...
+    ) -> AsyncIterable[TextDelta]: ...
 
     def complete(self, *, model: str, prompt: str, **options: Any) -> TextResponse: ...
 
@@ -182,7 +182,11 @@ class Transcription(Protocol):
 
 @runtime_checkable
 class VideoJob(Protocol):
-    """A running video generation, as returned by :meth:`VideoGeneration.generate`."""
+    """A video generation job, from :meth:`VideoGeneration.generate` / ``agenerate`` / ``get``.
+
+    One handle serves sync and async code: ``refresh``/``arefresh``, ``wait``/``async_wait``
+    (``await`` being a keyword), ``result``/``aresult``, ``download``/``adownload``.
+    """
 
     @property
     def id(self) -> str: ...
@@ -196,45 +200,30 @@ class VideoJob(Protocol):
         """Ask the provider where the job stands now."""
         ...
 
-    def wait(self, *, timeout: float | None = None, progress: bool = False) -> VideoJob:
-        """Poll until the job is done; raise if it failed or ``timeout`` seconds passed. Returns itself."""
+    async def arefresh(self) -> VideoJobInfo: ...
+
+    def wait(
+        self, *, progress: Any = False, timeout: float | None = None, poll_interval: float | None = None
+    ) -> Any:
+        """Poll until the job is done; raise ``JobFailed`` if it failed, ``JobTimeout`` after ``timeout``.
+        Returns the job itself."""
         ...
 
-    def result(self) -> VideoResult:
-        """The finished video (waits first if needed)."""
+    async def async_wait(
+        self, *, progress: Any = False, timeout: float | None = None, poll_interval: float | None = None
+    ) -> Any: ...
+
+    def result(self, *, wait: bool = False) -> VideoResult:
+        """The finished video (``wait=True`` waits for it first)."""
         ...
 
-    def download(self, path: str | os.PathLike[str]) -> Path:
-        """Save the finished video to ``path`` (waits first if needed)."""
+    async def aresult(self, *, wait: bool = False) -> VideoResult: ...
+
+    def download(self, path: str | os.PathLike[str], *, wait: bool = False) -> Path:
+        """Save the finished video to ``path``."""
         ...
 
-    def cancel(self) -> VideoJobInfo: ...
-
-
-@runtime_checkable
-class AsyncVideoJob(Protocol):
-    """The async twin of :class:`VideoJob`, as returned by :meth:`VideoGeneration.agenerate`."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def status(self) -> VideoJobStatus: ...
-
-    async def refresh(self) -> VideoJobInfo: ...
-
-    async def wait(
-        self,
-        *,
-        timeout: float | None = None,
-        progress: bool = False,
-    ) -> AsyncVideoJob: ...
-
-    async def result(self) -> VideoResult: ...
-
-    async def download(self, path: str | os.PathLike[str]) -> Path: ...
-
-    async def cancel(self) -> VideoJobInfo: ...
+    async def adownload(self, path: str | os.PathLike[str], *, wait: bool = False) -> Path: ...
 
 
 @runtime_checkable
@@ -243,7 +232,7 @@ class VideoGeneration(Protocol):
 
     def generate(self, *, model: str, prompt: str, **options: Any) -> VideoJob: ...
 
-    async def agenerate(self, *, model: str, prompt: str, **options: Any) -> AsyncVideoJob: ...
+    async def agenerate(self, *, model: str, prompt: str, **options: Any) -> VideoJob: ...
 
     def get(self, job_id: str) -> VideoJob:
         """Re-attach to a job started earlier."""
@@ -267,7 +256,7 @@ class Voices(Protocol):
 
 @runtime_checkable
 class FineTuneJob(Protocol):
-    """A running fine-tuning job, as returned by :meth:`FineTuning.train` and :meth:`FineTuning.get`."""
+    """A fine-tuning job, from :meth:`FineTuning.train` / ``atrain`` / ``get``; sync and async methods."""
 
     @property
     def id(self) -> str: ...
@@ -284,40 +273,25 @@ class FineTuneJob(Protocol):
 
     def refresh(self) -> FineTuneJobInfo: ...
 
-    def wait(self, *, timeout: float | None = None, progress: bool = False) -> FineTuneJobInfo:
-        """Poll until the job is done, reporting events as they arrive; raise if it failed."""
+    async def arefresh(self) -> FineTuneJobInfo: ...
+
+    def wait(
+        self, *, progress: Any = False, timeout: float | None = None, poll_interval: float | None = None
+    ) -> Any:
+        """Poll until done, reporting progress; raise ``JobFailed`` if it failed. Returns the job."""
         ...
+
+    async def async_wait(
+        self, *, progress: Any = False, timeout: float | None = None, poll_interval: float | None = None
+    ) -> Any: ...
 
     def events(self) -> builtins.list[FineTuneEvent]: ...
 
+    async def aevents(self) -> builtins.list[FineTuneEvent]: ...
+
     def cancel(self) -> FineTuneJobInfo: ...
 
-
-@runtime_checkable
-class AsyncFineTuneJob(Protocol):
-    """The async twin of :class:`FineTuneJob`."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def status(self) -> FineTuneStatus: ...
-
-    @property
-    def result_model(self) -> str | None: ...
-
-    async def refresh(self) -> FineTuneJobInfo: ...
-
-    async def wait(
-        self,
-        *,
-        timeout: float | None = None,
-        progress: bool = False,
-    ) -> FineTuneJobInfo: ...
-
-    async def events(self) -> builtins.list[FineTuneEvent]: ...
-
-    async def cancel(self) -> FineTuneJobInfo: ...
+    async def acancel(self) -> FineTuneJobInfo: ...
 
 
 @runtime_checkable
@@ -330,7 +304,7 @@ class FineTuning(Protocol):
 
     def train(self, *args: Any, **kwargs: Any) -> FineTuneJob: ...
 
-    async def atrain(self, *args: Any, **kwargs: Any) -> AsyncFineTuneJob: ...
+    async def atrain(self, *args: Any, **kwargs: Any) -> FineTuneJob: ...
 
     def get(self, job_id: str) -> FineTuneJob:
         """Re-attach to a job started earlier (after a restart, say)."""
