@@ -74,6 +74,9 @@ class Voice(PolyfaceModel):
     id: str
     name: str
     provider: str
+    provider_id: str | None = None
+    """The vendor's own identifier of the voice, when it differs from ``id`` (Together's voice ids,
+    while its speech endpoint takes the voice's name)."""
     model: str | None = None
     """The speech model the voice belongs to, when voices are per model (Together's are)."""
     language: str | None = None

@@ -1,0 +1,317 @@
+"""Together voices: the preset voices of each speech model, and picking the preset nearest a recording.
+
+``GET /voices`` answers ``{"data": [{"model", "voices": [{"id", "name"}]}]}``: voices are per model, and
+the speech endpoint takes a voice's *name*. polyface's :class:`~polyface.types.voice.Voice` therefore has
+``id == name`` (what to pass as ``voice=``) and keeps Together's own id in ``provider_id``.
+
+Together cannot clone a voice. :meth:`TogetherVoice.match` is **nearest-preset selection**: it measures
+the persona's recordings, has each preset voice of the model say a fixed phrase, measures those, and
+ranks the presets by acoustic distance. The best match only sounds *similar* (pitch, speaking rate,
+brightness); it is not the persona's voice. Use a provider that trains or clones voices for that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import math
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from polyface.errors import InvalidArgument, ProviderUnavailable
+from polyface.providers._base.config import ProviderConfig
+from polyface.types.voice import Voice, VoiceMatch, VoiceProfile
+
+if TYPE_CHECKING:
+    from polyface.capabilities import AudioInput
+    from polyface.providers.together.audio import TogetherAudio
+
+VOICES_PATH: Final = "/voices"
+
+MATCH_PHRASE: Final = "Hello there! My name is Alex, and I love long walks on quiet evenings."
+"""What each preset voice says to be measured (varied vowels, a few seconds long)."""
+
+FEATURE_WEIGHTS: Final[Mapping[str, float]] = {
+    "pitch": 2.0,
+    "speaking_rate": 1.0,
+    "spectral_centroid": 1.0,
+    "pitch_range": 0.5,
+    "spectral_tilt": 0.5,
+}
+"""How much each feature counts in the distance (pitch is what listeners notice first). The features are
+first scaled so that 1.0 is a clearly audible step (see :meth:`VoiceProfile.differences`)."""
+
+_KNOWN: weakref.WeakKeyDictionary[ProviderConfig, dict[str, builtins.list[str]]] = weakref.WeakKeyDictionary()
+
+
+def known_voices(config: ProviderConfig, model: str) -> builtins.list[str] | None:
+    """The voice names of ``model`` if ``.voice.list()`` already fetched them with this config, else None."""
+    by_model = _KNOWN.get(config)
+    if by_model is None:
+        return None
+    return by_model.get(model)
+
+
+def parse_voices(data: Any, *, provider: str) -> builtins.list[Voice]:
+    """``GET /voices``'s answer as :class:`Voice` objects, one per (model, voice)."""
+    groups = data.get("data") if isinstance(data, Mapping) else None
+    if not isinstance(groups, list):
+        raise ProviderUnavailable(
+            f"the voice list has no 'data' array: {str(data)[:200]!r}", provider="Together AI"
+        )
+    voices: builtins.list[Voice] = []
+    for group in groups:
+        if not isinstance(group, Mapping) or not isinstance(group.get("model"), str):
+            continue
+        for item in group.get("voices") or ():
+            if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
+                continue
+            vendor_id = item.get("id")
+            voices.append(
+                Voice(
+                    id=item["name"],
+                    name=item["name"],
+                    provider=provider,
+                    provider_id=str(vendor_id) if vendor_id is not None else None,
+                    model=group["model"],
+                )
+            )
+    return voices
+
+
+def compare(
+    target: VoiceProfile, candidate: VoiceProfile, weights: Mapping[str, float] = FEATURE_WEIGHTS
+) -> tuple[float | None, str]:
+    """(weighted RMS distance, explanation) of ``candidate`` against ``target``; distance None when the two
+    share no measured feature. The explanation reads "<preset> vs <target>" per feature."""
+    diffs = target.differences(candidate)
+    used = {name: d for name, d in diffs.items() if weights.get(name, 0.0) > 0}
+    if not used:
+        return None, "no acoustic feature could be measured in both"
+    total = sum(weights[name] for name in used)
+    distance = math.sqrt(sum(weights[name] * d * d for name, d in used.items()) / total)
+    parts: builtins.list[str] = []
+    if "pitch" in used:
+        assert target.pitch_hz is not None and candidate.pitch_hz is not None
+        semitones = 12 * math.log2(candidate.pitch_hz / target.pitch_hz)
+        step = f"{semitones:+.1f}".replace("-0.0", "+0.0")
+        parts.append(f"pitch {candidate.pitch_hz:.0f} Hz vs {target.pitch_hz:.0f} Hz ({step} st)")
+    if "speaking_rate" in used:
+        parts.append(f"rate {candidate.speaking_rate:.1f} vs {target.speaking_rate:.1f} syl/s")
+    if "spectral_centroid" in used:
+        parts.append(
+            f"brightness {candidate.spectral_centroid_hz:.0f} Hz vs {target.spectral_centroid_hz:.0f} Hz"
+        )
+    if "pitch_range" in used:
+        parts.append(
+            f"pitch range {candidate.pitch_range_semitones:.1f} vs {target.pitch_range_semitones:.1f} st"
+        )
+    if "spectral_tilt" in used:
+        parts.append(
+            f"tilt {candidate.spectral_tilt_db_per_octave:.1f} vs "
+            f"{target.spectral_tilt_db_per_octave:.1f} dB/oct"
+        )
+    return distance, ", ".join(parts)
+
+
+def _ranked(
+    target: VoiceProfile,
+    candidates: Iterable[tuple[Voice, VoiceProfile]],
+    limit: int,
+    weights: Mapping[str, float],
+) -> builtins.list[VoiceMatch]:
+    matches: builtins.list[VoiceMatch] = []
+    for voice, profile in candidates:
+        distance, explanation = compare(target, profile, weights)
+        if distance is None:
+            continue
+        matches.append(
+            VoiceMatch(
+                voice=voice.model_copy(update={"profile": profile}),
+                score=1.0 / (1.0 + distance),
+                distance=distance,
+                explanation=f"nearest preset, not a clone: {explanation}",
+            )
+        )
+    matches.sort(key=lambda m: (m.distance if m.distance is not None else math.inf, m.voice.id))
+    return matches[:limit]
+
+
+def _check_target(profile: VoiceProfile) -> VoiceProfile:
+    if profile.pitch_hz is None and profile.speaking_rate is None:
+        raise InvalidArgument(
+            "no voiced speech was found in the samples (silence or noise?); record a few seconds of speech."
+        )
+    return profile
+
+
+class TogetherVoice:
+    """``adapter.voice``: Together's preset voices (``list``) and nearest-preset matching (``match``).
+
+    Measured preset profiles are cached on this object per (model, voice), so matching several personas
+    against one model synthesises each preset once.
+    """
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+        self._provider = config.info.name
+        self._voices: builtins.list[Voice] | None = None
+        self._profiles: dict[tuple[str, str], VoiceProfile] = {}
+        self._audio: TogetherAudio | None = None
+
+    # ---- list --------------------------------------------------------------------------------
+    def _store(self, voices: builtins.list[Voice]) -> None:
+        self._voices = voices
+        by_model: dict[str, builtins.list[str]] = {}
+        for voice in voices:
+            if voice.model is not None:
+                by_model.setdefault(voice.model, []).append(voice.id)
+        _KNOWN[self.config] = by_model
+
+    @staticmethod
+    def _filter(voices: builtins.list[Voice], model: str | None) -> builtins.list[Voice]:
+        return [v for v in voices if model is None or v.model == model]
+
+    def list(self, *, model: str | None = None, refresh: bool = False) -> builtins.list[Voice]:
+        """The preset voices of ``model`` (every speech model's when None). Fetched once, then cached
+        (``refresh=True`` fetches again). Once fetched, ``adapter.audio.speak`` refuses unknown voices
+        of a listed model before sending anything."""
+        if self._voices is None or refresh:
+            response = self.config.http.request("GET", VOICES_PATH)
+            self._store(parse_voices(response.json(), provider=self._provider))
+        assert self._voices is not None
+        return self._filter(self._voices, model)
+
+    async def alist(self, *, model: str | None = None, refresh: bool = False) -> builtins.list[Voice]:
+        if self._voices is None or refresh:
+            response = await self.config.http.arequest("GET", VOICES_PATH)
+            self._store(parse_voices(response.json(), provider=self._provider))
+        assert self._voices is not None
+        return self._filter(self._voices, model)
+
+    # ---- match -------------------------------------------------------------------------------
+    @property
+    def audio(self) -> TogetherAudio:
+        if self._audio is None:
+            from polyface.providers.together.audio import TogetherAudio
+
+            self._audio = TogetherAudio(self.config)
+        return self._audio
+
+    @staticmethod
+    def _candidates(
+        all_voices: builtins.list[Voice], model: str | None, only: Sequence[str] | None
+    ) -> tuple[str, builtins.list[Voice]]:
+        models = sorted({v.model for v in all_voices if v.model is not None})
+        if model is None:
+            if len(models) != 1:
+                raise InvalidArgument(
+                    f"pass model=... to say whose preset voices to match; Together has voices for: "
+                    f"{', '.join(models)}."
+                )
+            model = models[0]
+        voices = [v for v in all_voices if v.model == model]
+        if not voices:
+            raise InvalidArgument(
+                f"Together lists no voices for {model!r}; models with voices: {', '.join(models)}."
+            )
+        if only is not None:
+            names = {v.id for v in voices}
+            unknown = [name for name in only if name not in names]
+            if unknown:
+                raise InvalidArgument(
+                    f"{unknown[0]!r} is not a voice of {model}; choose among: {', '.join(sorted(names))}."
+                )
+            voices = [v for v in voices if v.id in set(only)]
+        return model, voices
+
+    @staticmethod
+    def _target(target: VoiceProfile | AudioInput | Sequence[AudioInput]) -> VoiceProfile:
+        if isinstance(target, VoiceProfile):
+            return _check_target(target)
+        from polyface.media import acoustics
+
+        return _check_target(acoustics.measure(target))
+
+    def profile(self, model: str, voice: str, *, phrase: str = MATCH_PHRASE) -> VoiceProfile:
+        """The measured profile of a preset voice (synthesised once per (model, voice), then cached)."""
+        key = (model, voice)
+        if key not in self._profiles or phrase != MATCH_PHRASE:
+            from polyface.media import acoustics
+
+            speech = self.audio.speak(model=model, text=phrase, voice=voice, format="wav")
+            measured = acoustics.measure(speech.audio)
+            if phrase != MATCH_PHRASE:
+                return measured
+            self._profiles[key] = measured
+        return self._profiles[key]
+
+    async def aprofile(self, model: str, voice: str, *, phrase: str = MATCH_PHRASE) -> VoiceProfile:
+        key = (model, voice)
+        if key not in self._profiles or phrase != MATCH_PHRASE:
+            from polyface.media import acoustics
+
+            speech = await self.audio.aspeak(model=model, text=phrase, voice=voice, format="wav")
+            measured = await asyncio.to_thread(acoustics.measure, speech.audio)
+            if phrase != MATCH_PHRASE:
+                return measured
+            self._profiles[key] = measured
+        return self._profiles[key]
+
+    def match(
+        self,
+        target: VoiceProfile | AudioInput | Sequence[AudioInput],
+        *,
+        model: str | None = None,
+        limit: int = 5,
+        voices: Sequence[str] | None = None,
+        phrase: str = MATCH_PHRASE,
+        weights: Mapping[str, float] = FEATURE_WEIGHTS,
+    ) -> builtins.list[VoiceMatch]:
+        """The ``limit`` preset voices of ``model`` that sound closest to ``target``, best first.
+
+        **This is nearest-preset selection, not voice cloning**: Together cannot speak in a new voice.
+        ``target`` is a :class:`VoiceProfile` or the persona's recordings (WAV paths, bytes or open files;
+        several are pooled). Each preset (or only those named in ``voices``) says ``phrase`` once; the
+        recordings and the presets are measured with :mod:`polyface.media.acoustics` (median pitch,
+        pitch range, speaking rate, spectral centroid and tilt) and compared with ``weights``.
+        Each :class:`VoiceMatch` has the ``distance`` (0 = identical; 1 = about one audible step on
+        average), ``score`` = 1 / (1 + distance), the preset's measured ``voice.profile`` and an
+        ``explanation`` such as "pitch 182 Hz vs 175 Hz (+0.7 st), rate 4.1 vs 3.9 syl/s, ..." (preset
+        vs target). Speaking a phrase costs what a speech call costs; profiles are cached per instance.
+        """
+        if limit < 1:
+            raise InvalidArgument(f"limit must be 1 or more (got {limit}).")
+        measured = self._target(target)
+        chosen_model, candidates = self._candidates(self.list(), model, voices)
+        pairs = [(v, self.profile(chosen_model, v.id, phrase=phrase)) for v in candidates]
+        return _ranked(measured, pairs, limit, weights)
+
+    async def amatch(
+        self,
+        target: VoiceProfile | AudioInput | Sequence[AudioInput],
+        *,
+        model: str | None = None,
+        limit: int = 5,
+        voices: Sequence[str] | None = None,
+        phrase: str = MATCH_PHRASE,
+        weights: Mapping[str, float] = FEATURE_WEIGHTS,
+        concurrency: int = 4,
+    ) -> builtins.list[VoiceMatch]:
+        """The async twin of :meth:`match` (presets are synthesised ``concurrency`` at a time)."""
+        if limit < 1:
+            raise InvalidArgument(f"limit must be 1 or more (got {limit}).")
+        measured = await asyncio.to_thread(self._target, target)
+        chosen_model, candidates = self._candidates(await self.alist(), model, voices)
+        gate = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(voice: Voice) -> tuple[Voice, VoiceProfile]:
+            async with gate:
+                return voice, await self.aprofile(chosen_model, voice.id, phrase=phrase)
+
+        pairs = await asyncio.gather(*(one(v) for v in candidates))
+        return _ranked(measured, pairs, limit, weights)
+
+
+__all__ = ["FEATURE_WEIGHTS", "MATCH_PHRASE", "TogetherVoice", "compare", "known_voices", "parse_voices"]
