@@ -43,7 +43,11 @@ class ScriptedJob(Job[dict[str, object]]):
         return str(info.get("error")) if info.get("error") else None
 
 
-RUNNING = [{"status": "queued"}, {"status": "running", "progress": 0.5}, {"status": "running", "progress": 0.9}]
+RUNNING = [
+    {"status": "queued"},
+    {"status": "running", "progress": 0.5},
+    {"status": "running", "progress": 0.9},
+]
 
 
 def test_wait_polls_until_done_and_reports_each_state() -> None:
