@@ -1,10 +1,8 @@
 """TogetherAdapter.audio end to end against the local Together fake: speech (whole and streamed),
 transcription and translation. Every request is checked against Together's OpenAPI spec.
 
-openapi-core cannot check ``multipart/form-data`` bodies as Together's spec writes them (a binary part fails
-``type: string``; form values are not cast to boolean/number), so the transcription tests are exempt from
-the fixture's check and run :func:`spec_problems` instead: JSON requests through the same checker, and
-multipart forms decoded, cast per the spec's property types and validated against the request schema.
+Multipart bodies (transcriptions) are checked by ``tests/together_spec.py`` too: decoded, cast per the
+spec's property types and validated against the operation's form schema.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from openapi_schema_validator import OAS31Validator, oas31_format_checker
+from openapi_schema_validator import OAS31Validator
 
 from polyface import TogetherAdapter
 from polyface.errors import InvalidArgument, InvalidRequest, NotFound, ProviderUnavailable
@@ -27,14 +25,11 @@ from polyface.providers.together.audio import parse_transcription
 from polyface.testing.fake_together import FakeTogether, RecordedRequest
 from polyface.testing.fake_together.audio import VOICES, parse_multipart
 from polyface.types.models import Pricing
-from together_spec import together_request_problems, together_response_problems, together_spec
+from together_spec import together_response_problems, together_spec
 
 KOKORO = "hexgrad/Kokoro-82M"
 SONIC = "cartesia/sonic"
 WHISPER = "openai/whisper-large-v3"
-MULTIPART_EXEMPT = pytest.mark.together_spec_exempt(
-    reason="multipart bodies are checked by spec_problems() in this module (openapi-core cannot)"
-)
 
 
 def adapter_for(fake: FakeTogether, **options: Any) -> TogetherAdapter:
@@ -45,71 +40,9 @@ def fake_pitch(model: str, voice: str) -> float:
     return next(v.pitch_hz for v in VOICES[model] if v.name == voice)
 
 
-# ---- spec checks for multipart requests ---------------------------------------------------------------
-
-
-def _cast(value: str, schema: dict[str, Any]) -> Any:
-    kind = schema.get("type")
-    try:
-        if kind == "boolean" and value in ("true", "false"):
-            return value == "true"
-        if kind == "integer":
-            return int(value)
-        if kind == "number":
-            return float(value)
-    except ValueError:
-        return value
-    return value
-
-
-def form_problems(req: RecordedRequest) -> list[str]:
-    """Why a multipart request does not match its operation's multipart/form-data schema."""
-    document = together_spec().document
-    operation = document["paths"][req.path.removeprefix("/v1")][req.method.lower()]
-    schema = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
-    if "$ref" in schema:
-        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
-    properties = schema.get("properties", {})
-    instance: dict[str, Any] = {}
-    problems: list[str] = []
-    for name, values in parse_multipart(req).items():
-        if name == "file":  # oneOf binary | uri: both are strings to JSON Schema, so check it by hand
-            (value,) = values
-            url = isinstance(value, str) and value.startswith(("http://", "https://"))
-            if not (url or isinstance(value, tuple)):
-                problems.append("'file' is neither an upload nor an http(s) URL")
-            continue
-        cast = [_cast(v, properties.get(name, {})) if isinstance(v, str) else v for v in values]
-        instance[name] = cast[0] if len(cast) == 1 else cast
-    problems += [f"undocumented form field {name!r}" for name in instance if name not in properties]
-    without_file = {
-        **schema,
-        "properties": {k: v for k, v in properties.items() if k != "file"},
-        "required": [r for r in schema.get("required", []) if r != "file"],
-    }
-    validator = OAS31Validator(
-        {**without_file, "components": document["components"]}, format_checker=oas31_format_checker
-    )
-    problems += [f"at {e.json_path}: {e.message}" for e in validator.iter_errors(instance)]
-    if req.headers.get("authorization", "").split(" ")[0].lower() != "bearer":
-        problems.append("no bearer authorization")
-    return [f"{req.method} {req.path}: {p}" for p in problems]
-
-
-def spec_problems(fake: FakeTogether) -> list[str]:
-    problems: list[str] = []
-    for req in fake.requests:
-        if req.headers.get("content-type", "").startswith("multipart/form-data"):
-            problems += form_problems(req)
-        else:
-            problems += together_request_problems(req)
-    return problems
-
-
 @pytest.fixture
 def fake(fake_together: FakeTogether) -> Iterator[FakeTogether]:
     yield fake_together
-    assert spec_problems(fake_together) == []
 
 
 def paths(fake: FakeTogether, path: str) -> list[RecordedRequest]:
@@ -271,7 +204,6 @@ def test_a_cut_stream_raises_after_delivering_what_came(fake: FakeTogether) -> N
     assert 1 <= len(got) <= 3 and not any(c.final for c in got)
 
 
-@MULTIPART_EXEMPT
 def test_the_fakes_answers_match_the_spec(fake: FakeTogether) -> None:
     headers = {"Authorization": f"Bearer {fake.api_key}"}
     wav = speech_wav(fake)
@@ -326,7 +258,6 @@ def test_the_fakes_answers_match_the_spec(fake: FakeTogether) -> None:
 # ---- transcription --------------------------------------------------------------------------------
 
 
-@MULTIPART_EXEMPT
 def test_transcribe_a_path_with_segments_and_words(fake: FakeTogether, tmp_path: Path) -> None:
     path = tmp_path / "persona.wav"
     path.write_bytes(speech_wav(fake, "one two three four five six seven eight nine ten eleven twelve"))
@@ -351,7 +282,6 @@ def test_transcribe_a_path_with_segments_and_words(fake: FakeTogether, tmp_path:
     assert form["timestamp_granularities"] == ["segment", "word"]
 
 
-@MULTIPART_EXEMPT
 def test_text_only_transcription_of_bytes_and_file_objects(fake: FakeTogether) -> None:
     wav = speech_wav(fake)
     with adapter_for(fake) as together:
@@ -369,7 +299,6 @@ def test_text_only_transcription_of_bytes_and_file_objects(fake: FakeTogether) -
     assert forms[2]["file"] == ["https://example.com/voice.wav"] and forms[2]["temperature"] == ["0.2"]
 
 
-@MULTIPART_EXEMPT
 def test_diarization_labels_speakers(fake: FakeTogether) -> None:
     wav = speech_wav(fake, " ".join(["word"] * 30))
     with adapter_for(fake) as together:
@@ -391,7 +320,6 @@ def test_diarization_labels_speakers(fake: FakeTogether) -> None:
     assert len(forms) == 2
 
 
-@MULTIPART_EXEMPT
 def test_translate(fake: FakeTogether) -> None:
     wav = speech_wav(fake)
     with adapter_for(fake) as together:
@@ -405,7 +333,6 @@ def test_translate(fake: FakeTogether) -> None:
     assert form["prompt"] == ["A greeting."] and "diarize" not in form
 
 
-@MULTIPART_EXEMPT
 def test_unreadable_missing_or_empty_audio_is_refused_before_sending(
     fake: FakeTogether, tmp_path: Path
 ) -> None:
@@ -435,7 +362,6 @@ def test_unreadable_missing_or_empty_audio_is_refused_before_sending(
     assert paths(fake, "/v1/audio/transcriptions") == []
 
 
-@MULTIPART_EXEMPT
 def test_the_vendor_refusing_audio_surfaces_its_message(fake: FakeTogether) -> None:
     fake.fail(
         "/v1/audio/transcriptions", 400, body={"error": {"message": "Audio decode failed", "type": "x"}}
@@ -472,7 +398,6 @@ def test_parse_transcription_tolerates_vendor_extras() -> None:
 # ---- async twins --------------------------------------------------------------------------------
 
 
-@MULTIPART_EXEMPT
 def test_async_twins(fake: FakeTogether) -> None:
     text = "Async speech says this sentence for the test."
 
@@ -504,3 +429,21 @@ def test_audio_satisfies_the_speech_and_transcription_protocols() -> None:
 
     together = TogetherAdapter(api_key="k", base_url="http://127.0.0.1:9/v1")
     assert isinstance(together.audio, Speech) and isinstance(together.audio, Transcription)
+
+
+@pytest.mark.together_spec_exempt(reason="sends an invalid form on purpose, to see the check catch it")
+def test_the_spec_check_reads_multipart_forms(fake_together: FakeTogether) -> None:
+    from together_spec import together_request_problems
+
+    form = {"model": WHISPER, "diarize": "maybe", "bogus_field": "x"}
+    files = {"file": ("a.wav", b"RIFF....WAVEfmt ", "audio/wav")}
+    with httpx.Client(base_url=fake_together.base_url) as client:
+        client.post(
+            "/audio/transcriptions",
+            data=form,
+            files=files,
+            headers={"Authorization": f"Bearer {fake_together.api_key}"},
+        )
+    (req,) = fake_together.requests
+    problems = " ".join(together_request_problems(req))
+    assert "bogus_field" in problems and "diarize" in problems
