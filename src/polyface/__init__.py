@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "ProviderTimeout": "polyface.errors",
     "CapabilityNotSupported": "polyface.errors",
     "JobFailed": "polyface.errors",
+    "JobNotFinished": "polyface.errors",
     "JobTimeout": "polyface.errors",
     "DatasetError": "polyface.errors",
     "ConsentRequired": "polyface.errors",
@@ -81,6 +82,9 @@ if TYPE_CHECKING:
     )
     from polyface.errors import (
         JobFailed as JobFailed,
+    )
+    from polyface.errors import (
+        JobNotFinished as JobNotFinished,
     )
     from polyface.errors import (
         JobTimeout as JobTimeout,

@@ -127,6 +127,10 @@ class JobFailed(PolyfaceError):
         super().__init__(f"{provider} job {job_id} ended with status {status!r}{why}")
 
 
+class JobNotFinished(PolyfaceError):
+    """A job's result was asked for before the job completed; wait for it first (``job.wait()``)."""
+
+
 class JobTimeout(PolyfaceError):
     """``wait(timeout=...)`` ran out before the job finished; the job goes on (re-attach by id)."""
 
@@ -185,6 +189,7 @@ __all__ = [
     "InvalidArgument",
     "InvalidRequest",
     "JobFailed",
+    "JobNotFinished",
     "JobTimeout",
     "MissingCredentials",
     "NotFound",

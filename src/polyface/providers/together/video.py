@@ -29,7 +29,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from polyface._version import __version__
-from polyface.errors import CapabilityNotSupported, InvalidArgument, PolyfaceError
+from polyface.errors import CapabilityNotSupported, InvalidArgument, JobNotFinished, PolyfaceError
 from polyface.providers._base.errors import error_class, transport_error
 from polyface.providers._base.jobs import Job, ProgressCallback
 from polyface.types.usage import Usage
@@ -69,8 +69,8 @@ _AUDIO_MAGIC: tuple[tuple[bytes, int, str], ...] = (
 )
 
 
-class VideoNotReady(PolyfaceError):
-    """The video was asked for before its job completed (wait for it first)."""
+VideoNotReady = JobNotFinished
+"""Kept as an alias: the video was asked for before its job completed."""
 
 
 # ---- requests (pure) ---------------------------------------------------------------------------------
