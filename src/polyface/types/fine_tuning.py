@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, cast, get_args
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from polyface.errors import BudgetExceeded
-from polyface.types._base import PolyfaceModel
+from polyface.types._base import JobSnapshot, PolyfaceModel, normalize_word
 
 TrainingMethod = Literal["sft", "dpo"]
 """Supervised fine-tuning on examples, or direct preference optimisation on chosen/rejected pairs."""
@@ -64,12 +64,7 @@ def normalize_fine_tune_status(raw: str | None) -> FineTuneStatus:
 
     Matching ignores case, spaces and hyphens; anything unrecognised is ``"unknown"``, never an error.
     """
-    if raw is None:
-        return "unknown"
-    key = raw.strip().lower().replace("-", "_").replace(" ", "_")
-    if key in get_args(FineTuneStatus):
-        return cast(FineTuneStatus, key)
-    return _FINE_TUNE_SYNONYMS.get(key, "unknown")
+    return cast(FineTuneStatus, normalize_word(raw, get_args(FineTuneStatus), _FINE_TUNE_SYNONYMS))
 
 
 EventLevel = Literal["debug", "info", "warning", "error"]
@@ -182,8 +177,12 @@ class PriceEstimate(PolyfaceModel):
             raise BudgetExceeded(self.total_usd, budget_usd, what)
 
 
-class FineTuneJobInfo(PolyfaceModel):
+class FineTuneJobInfo(JobSnapshot):
     """A snapshot of a fine-tuning job. Build it from a vendor's status word: it is normalised for you."""
+
+    status_normalizer = staticmethod(normalize_fine_tune_status)
+    terminal_statuses = FINE_TUNE_TERMINAL_STATUSES
+    success_status = "succeeded"
 
     id: str
     provider: str
@@ -215,24 +214,7 @@ class FineTuneJobInfo(PolyfaceModel):
     error_code: str | None = None
     raw: dict[str, Any] = Field(default_factory=dict, repr=False, exclude=True)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _normalise_status(cls, data: Any) -> Any:
-        status = data.get("status", ...) if isinstance(data, dict) else ...
-        if status is None or isinstance(status, str):
-            data = dict(data)
-            data.setdefault("raw_status", status)
-            data["status"] = normalize_fine_tune_status(status)
-        return data
 
-    @property
-    def done(self) -> bool:
-        """True once the job can change no more (succeeded, failed or cancelled)."""
-        return self.status in FINE_TUNE_TERMINAL_STATUSES
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == "succeeded"
 
     @property
     def last_loss(self) -> float | None:

@@ -9,7 +9,7 @@ from typing import Any, Literal, cast, get_args
 
 from pydantic import ConfigDict, Field, model_validator
 
-from polyface.types._base import PolyfaceModel
+from polyface.types._base import JobSnapshot, PolyfaceModel, normalize_word
 from polyface.types.image import fetch_url_bytes
 from polyface.types.usage import Usage
 
@@ -42,16 +42,15 @@ def normalize_video_status(raw: str | None) -> VideoJobStatus:
 
     Matching ignores case, spaces and hyphens; anything unrecognised is ``"unknown"``, never an error.
     """
-    if raw is None:
-        return "unknown"
-    key = raw.strip().lower().replace("-", "_").replace(" ", "_")
-    if key in get_args(VideoJobStatus):
-        return cast(VideoJobStatus, key)
-    return _VIDEO_SYNONYMS.get(key, "unknown")
+    return cast(VideoJobStatus, normalize_word(raw, get_args(VideoJobStatus), _VIDEO_SYNONYMS))
 
 
-class VideoJobInfo(PolyfaceModel):
+class VideoJobInfo(JobSnapshot):
     """A snapshot of a video job. Build it from a vendor's status word: it is normalised for you."""
+
+    status_normalizer = staticmethod(normalize_video_status)
+    terminal_statuses = VIDEO_TERMINAL_STATUSES
+    success_status = "completed"
 
     id: str
     provider: str
@@ -77,24 +76,7 @@ class VideoJobInfo(PolyfaceModel):
     """USD charged, when the vendor reports it or the catalog prices it."""
     raw: dict[str, Any] = Field(default_factory=dict, repr=False, exclude=True)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _normalise_status(cls, data: Any) -> Any:
-        status = data.get("status", ...) if isinstance(data, dict) else ...
-        if status is None or isinstance(status, str):
-            data = dict(data)
-            data.setdefault("raw_status", status)
-            data["status"] = normalize_video_status(status)
-        return data
 
-    @property
-    def done(self) -> bool:
-        """True once the job can change no more (completed, failed or cancelled)."""
-        return self.status in VIDEO_TERMINAL_STATUSES
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == "completed"
 
 
 class VideoResult(PolyfaceModel):
