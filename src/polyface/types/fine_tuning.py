@@ -180,7 +180,10 @@ class PriceEstimate(PolyfaceModel):
 class FineTuneJobInfo(JobSnapshot):
     """A snapshot of a fine-tuning job. Build it from a vendor's status word: it is normalised for you."""
 
-    status_normalizer = staticmethod(normalize_fine_tune_status)
+    @staticmethod
+    def status_normalizer(raw: str | None) -> str:
+        return normalize_fine_tune_status(raw)
+
     terminal_statuses = FINE_TUNE_TERMINAL_STATUSES
     success_status = "succeeded"
 
@@ -213,8 +216,6 @@ class FineTuneJobInfo(JobSnapshot):
     """Why the job failed, in the vendor's words."""
     error_code: str | None = None
     raw: dict[str, Any] = Field(default_factory=dict, repr=False, exclude=True)
-
-
 
     @property
     def last_loss(self) -> float | None:

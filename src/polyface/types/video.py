@@ -48,7 +48,10 @@ def normalize_video_status(raw: str | None) -> VideoJobStatus:
 class VideoJobInfo(JobSnapshot):
     """A snapshot of a video job. Build it from a vendor's status word: it is normalised for you."""
 
-    status_normalizer = staticmethod(normalize_video_status)
+    @staticmethod
+    def status_normalizer(raw: str | None) -> str:
+        return normalize_video_status(raw)
+
     terminal_statuses = VIDEO_TERMINAL_STATUSES
     success_status = "completed"
 
@@ -75,8 +78,6 @@ class VideoJobInfo(JobSnapshot):
     cost: float | None = None
     """USD charged, when the vendor reports it or the catalog prices it."""
     raw: dict[str, Any] = Field(default_factory=dict, repr=False, exclude=True)
-
-
 
 
 class VideoResult(PolyfaceModel):
