@@ -447,3 +447,17 @@ def test_the_spec_check_reads_multipart_forms(fake_together: FakeTogether) -> No
     (req,) = fake_together.requests
     problems = " ".join(together_request_problems(req))
     assert "bogus_field" in problems and "diarize" in problems
+
+
+def test_breaking_out_of_a_speech_stream_closes_its_connection(fake_together: FakeTogether) -> None:
+    import time
+
+    fake_together.slow_stream(interval=0.05, chunks=2000)
+    with adapter_for(fake_together) as together:
+        stream = together.audio.stream(model=SONIC, text="hello there friend", voice="friendly sidekick")
+        for _ in stream:
+            break
+        deadline = time.monotonic() + 5
+        while fake_together.streams_cancelled < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert fake_together.streams_cancelled == 1

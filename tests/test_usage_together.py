@@ -10,7 +10,9 @@ from polyface.testing.fake_together import FakeTogether
 from polyface.testing.fake_together.videos import state as video_state
 
 
-def test_usage_walkthrough(fake_together: FakeTogether, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_usage_walkthrough(
+    fake_together: FakeTogether, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("TOGETHER_API_KEY", fake_together.api_key)
     monkeypatch.setenv("TOGETHER_BASE_URL", fake_together.base_url)
     video_state(fake_together)["polls_to_finish"] = 1

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 if TYPE_CHECKING:
@@ -162,9 +162,9 @@ class Speech(Protocol):
 
     async def aspeak(self, *, model: str, text: str, voice: str, **options: Any) -> SpeechResponse: ...
 
-    def stream(self, *, model: str, text: str, voice: str, **options: Any) -> Iterator[SpeechChunk]: ...
+    def stream(self, *, model: str, text: str, voice: str, **options: Any) -> Iterable[SpeechChunk]: ...
 
-    def astream(self, *, model: str, text: str, voice: str, **options: Any) -> AsyncIterator[SpeechChunk]: ...
+    def astream(self, *, model: str, text: str, voice: str, **options: Any) -> AsyncIterable[SpeechChunk]: ...
 
 
 @runtime_checkable

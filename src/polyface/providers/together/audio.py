@@ -12,12 +12,12 @@ import base64
 import binascii
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from types import TracebackType
 from typing import Any, Final, Literal, TypeAlias, cast, get_args
 
 from polyface.capabilities import AudioInput
 from polyface.errors import InvalidArgument, ProviderUnavailable, ServerError
 from polyface.providers._base.config import ProviderConfig
+from polyface.providers._base.streams import AsyncStream, Stream
 from polyface.types.speech import PcmEncoding, SpeechChunk, SpeechResponse
 from polyface.types.transcription import Transcription, TranscriptionSegment, TranscriptionWord
 from polyface.types.usage import Usage
@@ -336,78 +336,42 @@ def _upload(audio: AudioInput) -> tuple[Any, float | None]:
 # ---- streams -----------------------------------------------------------------------------------------
 
 
-class SpeechStream:
+class SpeechStream(Stream[SpeechChunk]):
     """``for chunk in stream`` yields :class:`SpeechChunk` as audio arrives; the last (empty) chunk is
     ``final`` and carries usage and cost. ``stream.response()`` joins everything into a
     :class:`SpeechResponse`. ``break``, :meth:`close` or leaving a ``with`` block closes the connection."""
 
     def __init__(self, chunks: Iterator[SpeechChunk], *, provider: str, model: str, voice: str) -> None:
-        self._chunks = chunks
+        super().__init__(chunks)
         self._provider, self._model, self._voice = provider, model, voice
         self.received: list[SpeechChunk] = []
 
-    def __iter__(self) -> SpeechStream:
-        return self
-
-    def __next__(self) -> SpeechChunk:
-        chunk = next(self._chunks)
-        self.received.append(chunk)
-        return chunk
-
-    def close(self) -> None:
-        close = getattr(self._chunks, "close", None)
-        if close is not None:
-            close()
-
-    def __enter__(self) -> SpeechStream:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+    def _add(self, piece: SpeechChunk) -> SpeechChunk:
+        self.received.append(piece)
+        return piece
 
     def response(self) -> SpeechResponse:
         """Read the rest of the stream and return all of its audio as one raw :class:`SpeechResponse`."""
-        for _ in self:
-            pass
+        self.until_done()
         return SpeechResponse.from_chunks(
             self.received, provider=self._provider, model=self._model, voice=self._voice
         )
 
 
-class AsyncSpeechStream:
+class AsyncSpeechStream(AsyncStream[SpeechChunk]):
     """The async twin of :class:`SpeechStream`: ``async for chunk in stream``."""
 
     def __init__(self, chunks: AsyncIterator[SpeechChunk], *, provider: str, model: str, voice: str) -> None:
-        self._chunks = chunks
+        super().__init__(chunks)
         self._provider, self._model, self._voice = provider, model, voice
         self.received: list[SpeechChunk] = []
 
-    def __aiter__(self) -> AsyncSpeechStream:
-        return self
-
-    async def __anext__(self) -> SpeechChunk:
-        chunk = await self._chunks.__anext__()
-        self.received.append(chunk)
-        return chunk
-
-    async def aclose(self) -> None:
-        aclose = getattr(self._chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-    async def __aenter__(self) -> AsyncSpeechStream:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
+    def _add(self, piece: SpeechChunk) -> SpeechChunk:
+        self.received.append(piece)
+        return piece
 
     async def response(self) -> SpeechResponse:
-        async for _ in self:
-            pass
+        await self.until_done()
         return SpeechResponse.from_chunks(
             self.received, provider=self._provider, model=self._model, voice=self._voice
         )

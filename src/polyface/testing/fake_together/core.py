@@ -161,7 +161,9 @@ def default_models() -> list[dict[str, Any]]:
         ),
         model("mistralai/Mixtral-8x7B-v0.1", "language", "Mixtral-8x7B v0.1", "mistralai", 32_768, 0.6, 0.6),
         # The live API also lists these types, which the spec's ModelInfo.type enum leaves out.
-        model("Salesforce/Llama-Rank-V1", "rerank", "Salesforce Llama Rank V1", "Salesforce", 8_192, 0.1, 0.1),
+        model(
+            "Salesforce/Llama-Rank-V1", "rerank", "Salesforce Llama Rank V1", "Salesforce", 8_192, 0.1, 0.1
+        ),
         model("cartesia/sonic", "audio", "Cartesia Sonic", "Cartesia", 0, 0.0, 0.0),
         model("hexgrad/Kokoro-82M", "audio", "Kokoro 82M", "hexgrad", 0, 0.0, 0.0),
         model("openai/whisper-large-v3", "transcribe", "Whisper large v3", "OpenAI", 0, 0.0, 0.0),
