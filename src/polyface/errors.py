@@ -104,7 +104,7 @@ class RateLimited(ProviderError):
 
 
 class ServerError(ProviderError):
-    default_hint = "The provider failed; polyface already retried. Try again later."
+    default_hint = "The provider failed; try again later."
 
 
 class ProviderUnavailable(ServerError):

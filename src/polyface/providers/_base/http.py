@@ -9,7 +9,9 @@ returns its connection to the pool.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
@@ -18,7 +20,7 @@ import httpx
 
 from polyface._version import __version__
 from polyface.errors import ProviderError
-from polyface.providers._base.errors import never_sent, transport_error
+from polyface.providers._base.errors import error_class, never_sent, transport_error
 
 if TYPE_CHECKING:
     from polyface.providers._base.config import ProviderConfig
@@ -33,8 +35,10 @@ class HttpEngine:
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
         self._client: httpx.Client | None = None
-        self._aclient: httpx.AsyncClient | None = None
-        self._aloop: asyncio.AbstractEventLoop | None = None
+        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
         self.log = config.telemetry.log
         self.stats = {"requests": 0, "retries": 0}
 
@@ -61,18 +65,26 @@ class HttpEngine:
 
     @property
     def client(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(**self._client_kwargs())
-        return self._client
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = httpx.Client(**self._client_kwargs())
+                client = self._client
+        return client
 
     @property
     def aclient(self) -> httpx.AsyncClient:
+        """The async client of the running event loop (a pool belongs to the loop that opened its
+        connections, so each loop gets its own; close it with ``await adapter.aclose()`` in that loop)."""
         loop = asyncio.get_running_loop()
-        if self._aclient is None or self._aloop is not loop:
-            # A pool belongs to the event loop that opened its connections.
-            self._aclient = httpx.AsyncClient(**self._client_kwargs())
-            self._aloop = loop
-        return self._aclient
+        client = self._aclients.get(loop)
+        if client is None:
+            with self._lock:
+                client = self._aclients.get(loop)
+                if client is None:
+                    client = self._aclients[loop] = httpx.AsyncClient(**self._client_kwargs())
+        return client
 
     def close(self) -> None:
         if self._client is not None:
@@ -80,18 +92,17 @@ class HttpEngine:
             self._client = None
 
     async def aclose(self) -> None:
-        if self._aclient is not None:
-            await self._aclient.aclose()
-            self._aclient = None
+        client = self._aclients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
 
     # ---- policy shared by sync and async ----------------------------------------------
-    @staticmethod
-    def _timeout(timeout: float | httpx.Timeout | None) -> Any:
+    def _timeout(self, timeout: float | httpx.Timeout | None) -> Any:
         if timeout is None:
             return httpx.USE_CLIENT_DEFAULT
         if isinstance(timeout, httpx.Timeout):
             return timeout
-        return httpx.Timeout(timeout, connect=min(timeout, 5.0))
+        return httpx.Timeout(timeout, connect=min(timeout, self.config.connect_timeout))
 
     def _failed_response(
         self, response: httpx.Response, attempt: int, idempotent: bool
@@ -99,10 +110,30 @@ class HttpEngine:
         """The error for a failed response, and the delay before a retry (None: raise)."""
         retry = self.config.retry
         status = response.status_code
+        if response.is_redirect:
+            where = response.headers.get("location", "?").split("?", 1)[0]
+            return ProviderError(
+                f"unexpected redirect (HTTP {status}) to {where}",
+                provider=self.config.info.display_name,
+                status=status,
+                hint="polyface does not follow redirects with your key; check the base URL.",
+            ), None
+        if not hasattr(response, "_content"):
+            # the error body could not be read (the connection broke while reading it)
+            error = error_class(status, None)(
+                "the error response was cut off before its body arrived",
+                provider=self.config.info.display_name,
+                status=status,
+            )
+            retryable = retry.should_retry_status(status, idempotent=idempotent)
+            return error, retry.delay(attempt, None) if retryable else None
         retryable = retry.should_retry_status(status, idempotent=idempotent)
         hint = None if idempotent or retryable or status < 500 else NOT_RETRIED_HINT
         error = self.config.error_from_response(response, hint=hint)
         delay = retry.delay(attempt, error.retry_after) if retryable else None
+        if delay is None and retryable and attempt and hint is None:
+            error.hint = f"polyface tried {attempt + 1} times. {error.hint}"
+            error.args = (error._render(),)
         return error, delay
 
     def _failed_transport(
@@ -141,6 +172,7 @@ class HttpEngine:
         idempotent: bool = True,
         timeout: float | httpx.Timeout | None = None,
         tokens: float = 0,
+        expect_redirect: bool = False,
     ) -> httpx.Response:
         """Send a request; return the successful response or raise a polyface error.
 
@@ -169,7 +201,7 @@ class HttpEngine:
             except httpx.TransportError as exc:
                 error, delay = self._failed_transport(exc, attempt, idempotent)
             else:
-                if response.status_code < 400:
+                if response.is_success or (expect_redirect and response.is_redirect):
                     return response
                 error, delay = self._failed_response(response, attempt, idempotent)
             if delay is None:
@@ -192,6 +224,7 @@ class HttpEngine:
         idempotent: bool = True,
         timeout: float | httpx.Timeout | None = None,
         tokens: float = 0,
+        expect_redirect: bool = False,
     ) -> httpx.Response:
         limiter = self.config.limiter
         client = self.aclient
@@ -215,7 +248,7 @@ class HttpEngine:
             except httpx.TransportError as exc:
                 error, delay = self._failed_transport(exc, attempt, idempotent)
             else:
-                if response.status_code < 400:
+                if response.is_success or (expect_redirect and response.is_redirect):
                     return response
                 error, delay = self._failed_response(response, attempt, idempotent)
             if delay is None:
@@ -234,6 +267,7 @@ class HttpEngine:
         json: Any = None,
         timeout: float | httpx.Timeout | None = None,
         tokens: float = 0,
+        expect_redirect: bool = False,
     ) -> Iterator[httpx.Response]:
         """A streaming response, retried until its first byte; closed on exit."""
         limiter = self.config.limiter
@@ -249,7 +283,7 @@ class HttpEngine:
             except httpx.TransportError as exc:
                 error, delay = self._failed_transport(exc, attempt, True)
             else:
-                if response.status_code < 400:
+                if response.is_success or (expect_redirect and response.is_redirect):
                     try:
                         yield response
                     except httpx.TransportError as exc:
@@ -279,6 +313,7 @@ class HttpEngine:
         json: Any = None,
         timeout: float | httpx.Timeout | None = None,
         tokens: float = 0,
+        expect_redirect: bool = False,
     ) -> AsyncIterator[httpx.Response]:
         limiter = self.config.limiter
         client = self.aclient
@@ -293,7 +328,7 @@ class HttpEngine:
             except httpx.TransportError as exc:
                 error, delay = self._failed_transport(exc, attempt, True)
             else:
-                if response.status_code < 400:
+                if response.is_success or (expect_redirect and response.is_redirect):
                     try:
                         yield response
                     except httpx.TransportError as exc:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from polyface.errors import ConfigurationError
+from polyface.providers._base.secrets import redact
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +154,10 @@ class RateLimiter:
             return self._reserve_local(requests, tokens)
         keys, argv = self._redis_args(requests, tokens)
         client = self._sync_redis()
-        micros = client.eval(_LUA, len(keys), *keys, *argv)
+        try:
+            micros = client.eval(_LUA, len(keys), *keys, *argv)
+        except Exception as exc:
+            raise self._redis_failed(exc) from None
         return int(micros) / 1_000_000
 
     async def areserve(self, requests: float = 1, tokens: float = 0) -> float:
@@ -163,8 +167,22 @@ class RateLimiter:
             return self._reserve_local(requests, tokens)
         keys, argv = self._redis_args(requests, tokens)
         client = self._async_redis()
-        micros = await client.eval(_LUA, len(keys), *keys, *argv)
+        try:
+            micros = await client.eval(_LUA, len(keys), *keys, *argv)
+        except Exception as exc:
+            raise self._redis_failed(exc) from None
         return int(micros) / 1_000_000
+
+    def _redis_failed(self, exc: Exception) -> ConfigurationError:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(str(self.redis_url))
+        where = f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
+        return ConfigurationError(
+            f"the shared rate limit lives in Redis at {where}, which failed: {redact(str(exc))}. "
+            "Start that Redis, fix redis_url= (or POLYFACE_REDIS_URL), or drop it to limit in this "
+            "process only."
+        )
 
     def acquire(self, requests: float = 1, tokens: float = 0) -> float:
         """Wait until ``requests`` and ``tokens`` fit the budget; return the seconds waited."""

@@ -335,7 +335,7 @@ class TogetherFiles:
         payload, form = self._prepare(file, filename, purpose, file_type)
         http = self.config.http
         try:
-            response = http.request("POST", "/files", data=form, idempotent=False)
+            response = http.request("POST", "/files", data=form, idempotent=False, expect_redirect=True)
         except Conflict as exc:
             existing = self._same(self.list(), form["file_name"], payload.size)
             if existing is None:
@@ -359,7 +359,9 @@ class TogetherFiles:
         payload, form = self._prepare(file, filename, purpose, file_type)
         http = self.config.http
         try:
-            response = await http.arequest("POST", "/files", data=form, idempotent=False)
+            response = await http.arequest(
+                "POST", "/files", data=form, idempotent=False, expect_redirect=True
+            )
         except Conflict as exc:
             existing = self._same(await self.alist(), form["file_name"], payload.size)
             if existing is None:

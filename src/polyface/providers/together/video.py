@@ -26,11 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import quote, urlsplit
 
-import httpx
-
-from polyface._version import __version__
 from polyface.errors import CapabilityNotSupported, InvalidArgument, JobNotFinished, PolyfaceError
-from polyface.providers._base.errors import error_class, transport_error
+from polyface.providers._base.download import adownload_url, download_url, target_path
 from polyface.providers._base.jobs import Job, ProgressCallback
 from polyface.types.usage import Usage
 from polyface.types.video import VideoJobInfo, VideoJobStatus, VideoResult
@@ -48,7 +45,6 @@ FrameInput = MediaInput | tuple[MediaInput, "int | float | str"] | Mapping[str, 
 VIDEOS_PATH = "/videos"
 MAX_PROMPT_CHARS = 32000
 DOWNLOAD_TIMEOUT = 300.0
-_CHUNK = 1 << 16
 
 _IMAGE_MAGIC: tuple[tuple[bytes, int, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
@@ -493,8 +489,11 @@ class TogetherVideoJob(Job[VideoJobInfo]):
         """
         result = self.result(wait=wait)
         assert result.url is not None
-        target = _target(path, result)
-        return _download(result.url, target, timeout, self._video.config)
+        target = target_path(path, f"{result.job_id}.{result.format}")
+        provider = self._video.config.info.display_name
+        return download_url(
+            result.url, target, provider=provider, what="the video", timeout=timeout, hint=EXPIRED_HINT
+        )
 
     async def adownload(
         self, path: str | os.PathLike[str], *, wait: bool = False, timeout: float = DOWNLOAD_TIMEOUT
@@ -502,8 +501,11 @@ class TogetherVideoJob(Job[VideoJobInfo]):
         """The async twin of :meth:`download`."""
         result = await self.aresult(wait=wait)
         assert result.url is not None
-        target = _target(path, result)
-        return await _adownload(result.url, target, timeout, self._video.config)
+        target = target_path(path, f"{result.job_id}.{result.format}")
+        provider = self._video.config.info.display_name
+        return await adownload_url(
+            result.url, target, provider=provider, what="the video", timeout=timeout, hint=EXPIRED_HINT
+        )
 
     def cancel(self) -> VideoJobInfo:
         """Together's API has no way to cancel a video job: this raises CapabilityNotSupported."""
@@ -518,80 +520,7 @@ class TogetherVideoJob(Job[VideoJobInfo]):
         return self.cancel()
 
 
-def _target(path: str | os.PathLike[str], result: VideoResult) -> Path:
-    target = Path(os.fspath(path)).expanduser()
-    if target.is_dir():
-        target = target / f"{result.job_id}.{result.format}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return target
-
-
-def _download_client_options(timeout: float) -> dict[str, Any]:
-    # No base URL, no auth header: the URL is presigned and may be on any host.
-    return {
-        "timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-        "follow_redirects": True,
-        "headers": {"User-Agent": f"polyface/{__version__}"},
-    }
-
-
-def _check_url(url: str) -> None:
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise PolyfaceError(f"Together gave a video URL polyface cannot fetch: {url[:100]!r}.")
-
-
-def _download_error(response: httpx.Response, config: ProviderConfig) -> PolyfaceError:
-    cls = error_class(response.status_code, None)
-    return cls(
-        f"downloading the video failed: {response.text[:300].strip() or response.reason_phrase}",
-        provider=config.info.display_name,
-        status=response.status_code,
-        hint="Together's video URLs expire: refresh the job (job.refresh()) for a fresh URL and try again.",
-    )
-
-
-def _download(url: str, target: Path, timeout: float, config: ProviderConfig) -> Path:
-    _check_url(url)
-    partial = target.with_name(target.name + ".part")
-    try:
-        with (
-            httpx.Client(**_download_client_options(timeout)) as client,
-            client.stream("GET", url) as response,
-        ):
-            if response.status_code >= 400:
-                response.read()
-                raise _download_error(response, config)
-            with partial.open("wb") as out:
-                for chunk in response.iter_bytes(_CHUNK):
-                    out.write(chunk)
-        partial.replace(target)
-    except httpx.TransportError as exc:
-        raise transport_error(exc, provider=config.info.display_name) from None
-    finally:
-        partial.unlink(missing_ok=True)
-    return target
-
-
-async def _adownload(url: str, target: Path, timeout: float, config: ProviderConfig) -> Path:
-    _check_url(url)
-    partial = target.with_name(target.name + ".part")
-    try:
-        async with (
-            httpx.AsyncClient(**_download_client_options(timeout)) as client,
-            client.stream("GET", url) as response,
-        ):
-            if response.status_code >= 400:
-                await response.aread()
-                raise _download_error(response, config)
-            with partial.open("wb") as out:
-                async for chunk in response.aiter_bytes(_CHUNK):
-                    out.write(chunk)
-        partial.replace(target)
-    except httpx.TransportError as exc:
-        raise transport_error(exc, provider=config.info.display_name) from None
-    finally:
-        partial.unlink(missing_ok=True)
-    return target
+EXPIRED_HINT = "Together's video URLs expire: refresh the job (job.refresh()) for a fresh URL and try again."
 
 
 # ---- the capability ------------------------------------------------------------------------------------

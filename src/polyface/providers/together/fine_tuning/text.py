@@ -28,6 +28,13 @@ from urllib.parse import urlencode
 
 from polyface.errors import InvalidArgument, ProviderError
 from polyface.providers._base.config import ProviderConfig
+from polyface.providers._base.download import (
+    CHUNK,
+    adownload_url,
+    awrite_atomically,
+    download_url,
+    write_atomically,
+)
 from polyface.providers._base.jobs import Job, _Display
 from polyface.training.text_dataset import DatasetSource, TextDataset, load_text_dataset
 from polyface.types.fine_tuning import (
@@ -762,26 +769,27 @@ class TogetherTextFineTuning:
     def download(
         self, job_id: str, path: str | os.PathLike[str], *, checkpoint: CheckpointKind = "merged"
     ) -> Path:
-        """Stream a completed job's weights to ``path`` (written to ``<path>.part`` first, then renamed)."""
+        """Stream a completed job's weights to ``path`` (written to ``<path>.part`` first, then renamed).
+
+        A redirect to storage is followed without the Together key."""
         url, target = self._download_target(job_id, path, checkpoint)
-        partial = target.with_name(target.name + ".part")
-        with self.config.http.stream("GET", url) as response, partial.open("wb") as out:
-            for chunk in response.iter_bytes():
-                out.write(chunk)
-        partial.replace(target)
-        return target
+        provider = self.config.info.display_name
+        with self.config.http.stream("GET", url, expect_redirect=True) as response:
+            if response.is_redirect:
+                location = response.headers.get("location", "")
+                return download_url(location, target, provider=provider, what="the weights")
+            return write_atomically(response.iter_bytes(CHUNK), target)
 
     async def adownload(
         self, job_id: str, path: str | os.PathLike[str], *, checkpoint: CheckpointKind = "merged"
     ) -> Path:
         url, target = self._download_target(job_id, path, checkpoint)
-        partial = target.with_name(target.name + ".part")
-        async with self.config.http.astream("GET", url) as response:
-            with partial.open("wb") as out:
-                async for chunk in response.aiter_bytes():
-                    out.write(chunk)
-        partial.replace(target)
-        return target
+        provider = self.config.info.display_name
+        async with self.config.http.astream("GET", url, expect_redirect=True) as response:
+            if response.is_redirect:
+                location = response.headers.get("location", "")
+                return await adownload_url(location, target, provider=provider, what="the weights")
+            return await awrite_atomically(response.aiter_bytes(CHUNK), target)
 
 
 def _newest(data: Any, limit: int | None) -> builtins.list[FineTuneJobInfo]:
