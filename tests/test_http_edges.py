@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import httpx
 import pytest
@@ -45,9 +44,8 @@ def test_unreachable_redis_for_the_limiter_is_a_clear_error(fake_together: FakeT
         base_url=fake_together.base_url,
         rate_limit=RateLimit(requests_per_minute=60),
         redis_url="redis://:hunter2@127.0.0.1:1/0",
-    ) as together:
-        with pytest.raises(errors.ConfigurationError, match="Redis") as info:
-            together.text.generate(model=CHAT, messages="hi")
+    ) as together, pytest.raises(errors.ConfigurationError, match="Redis") as info:
+        together.text.generate(model=CHAT, messages="hi")
     assert "hunter2" not in str(info.value)
     assert "redis_url" in str(info.value) or "POLYFACE_REDIS_URL" in str(info.value)
 

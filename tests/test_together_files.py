@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from polyface import TogetherAdapter
-from polyface.errors import Conflict, InvalidArgument, NotFound
+from polyface.errors import Conflict, InvalidArgument, NotFound, ProviderError, ServerError
 from polyface.providers.together.files import CHUNK_SIZE, upload_name
 from polyface.testing.fake_together import FakeTogether
 from polyface.testing.fake_together.files import files_of
@@ -71,6 +71,32 @@ def test_the_same_bytes_are_not_uploaded_twice(fake_together: FakeTogether) -> N
     # the 409 was answered once; polyface found the file by listing, and did not retry the create
     assert paths(fake_together)[-2:] == [("POST", "/v1/files"), ("GET", "/v1/files")]
     assert len(files_of(fake_together)) == 1
+
+
+def test_an_upload_that_died_before_preprocessing_is_finished_not_reused_raw(
+    fake_together: FakeTogether,
+) -> None:
+    with adapter_for(fake_together, max_retries=0) as together:
+        fake_together.fail("/v1/files/*/preprocess", status=500, times=1)
+        with pytest.raises(ServerError):
+            together.files.upload(DATA)
+        (first_id,) = files_of(fake_together)
+        assert not files_of(fake_together)[first_id]["Processed"]
+        again = together.files.upload(DATA)
+    assert again.reused and again.id == first_id and again.processed
+    assert len([r for r in fake_together.requests if r.method == "PUT"]) == 1
+
+
+def test_an_upload_whose_bytes_never_arrived_is_uploaded_again(fake_together: FakeTogether) -> None:
+    with adapter_for(fake_together, max_retries=0) as together:
+        fake_together.fail("/presigned/files/*", status=503, times=1)
+        with pytest.raises(ProviderError):
+            together.files.upload(DATA)
+        (stale,) = files_of(fake_together)
+        again = together.files.upload(DATA)
+        listed = [f.id for f in together.files.list()]
+    assert not again.reused and again.processed and again.id != stale
+    assert listed == [again.id]
 
 
 def test_a_different_file_under_a_taken_name_is_a_conflict(fake_together: FakeTogether) -> None:

@@ -32,6 +32,7 @@ from pydantic import Field
 from polyface.errors import Conflict, InvalidArgument, ProviderError
 from polyface.providers._base.config import ProviderConfig
 from polyface.providers._base.errors import transport_error
+from polyface.providers._base.secrets import redact
 from polyface.types._base import PolyfaceModel
 
 FilePurpose = Literal[
@@ -222,6 +223,14 @@ class TogetherFiles:
         matches.sort(key=lambda f: f.created_at or 0, reverse=True)
         return matches[0] if matches else None
 
+    @staticmethod
+    def _reuse_plan(existing: TogetherFile, size: int) -> str:
+        """What to do with a file of the same name: ``reuse`` it, ``preprocess`` it (its bytes arrived but
+        an earlier upload died before processing), or ``replace`` it (its bytes never fully arrived)."""
+        if existing.bytes != size:
+            return "replace"
+        return "reuse" if existing.processed is not False else "preprocess"
+
     def _conflict(self, error: Conflict, name: str) -> Conflict:
         return Conflict(
             f"a different file named {name!r} already exists at Together ({error.vendor_message})",
@@ -250,8 +259,9 @@ class TogetherFiles:
         if exc is not None:
             return transport_error(exc, provider=self.config.info.display_name)
         assert response is not None
+        body = redact(response.text[:300])
         return ProviderError(
-            f"the upload URL refused the file with HTTP {response.status_code}: {response.text[:300]}",
+            f"the upload URL refused the file with HTTP {response.status_code}: {body}",
             provider=self.config.info.display_name,
             status=response.status_code,
             hint="Try the upload again; a presigned URL expires after a while.",
@@ -334,13 +344,25 @@ class TogetherFiles:
         """
         payload, form = self._prepare(file, filename, purpose, file_type)
         http = self.config.http
-        try:
-            response = http.request("POST", "/files", data=form, idempotent=False, expect_redirect=True)
-        except Conflict as exc:
-            existing = self._same(self.list(), form["file_name"], payload.size)
-            if existing is None:
-                raise self._conflict(exc, form["file_name"]) from None
-            return existing.model_copy(update={"reused": True, "sha256": payload.sha256})
+        for attempt in range(2):
+            try:
+                response = http.request("POST", "/files", data=form, idempotent=False, expect_redirect=True)
+                break
+            except Conflict as exc:
+                existing = self._same(self.list(), form["file_name"], payload.size)
+                if existing is None:
+                    raise self._conflict(exc, form["file_name"]) from None
+                plan = self._reuse_plan(existing, payload.size)
+                if plan == "reuse":
+                    return existing.model_copy(update={"reused": True, "sha256": payload.sha256})
+                if plan == "preprocess":
+                    done = http.request("POST", f"/files/{existing.id}/preprocess")
+                    return parse_file(done.json()).model_copy(
+                        update={"reused": True, "sha256": payload.sha256}
+                    )
+                if attempt:
+                    raise self._conflict(exc, form["file_name"]) from None
+                self.delete(existing.id)  # an incomplete copy of these very bytes: upload them again
         url, file_id = self._redirect(response)
         self._put(url, payload, progress)
         done = http.request("POST", f"/files/{file_id}/preprocess")
@@ -358,15 +380,27 @@ class TogetherFiles:
         """The async twin of :meth:`upload`."""
         payload, form = self._prepare(file, filename, purpose, file_type)
         http = self.config.http
-        try:
-            response = await http.arequest(
-                "POST", "/files", data=form, idempotent=False, expect_redirect=True
-            )
-        except Conflict as exc:
-            existing = self._same(await self.alist(), form["file_name"], payload.size)
-            if existing is None:
-                raise self._conflict(exc, form["file_name"]) from None
-            return existing.model_copy(update={"reused": True, "sha256": payload.sha256})
+        for attempt in range(2):
+            try:
+                response = await http.arequest(
+                    "POST", "/files", data=form, idempotent=False, expect_redirect=True
+                )
+                break
+            except Conflict as exc:
+                existing = self._same(await self.alist(), form["file_name"], payload.size)
+                if existing is None:
+                    raise self._conflict(exc, form["file_name"]) from None
+                plan = self._reuse_plan(existing, payload.size)
+                if plan == "reuse":
+                    return existing.model_copy(update={"reused": True, "sha256": payload.sha256})
+                if plan == "preprocess":
+                    done = await http.arequest("POST", f"/files/{existing.id}/preprocess")
+                    return parse_file(done.json()).model_copy(
+                        update={"reused": True, "sha256": payload.sha256}
+                    )
+                if attempt:
+                    raise self._conflict(exc, form["file_name"]) from None
+                await self.adelete(existing.id)  # an incomplete copy of these very bytes: upload them again
         url, file_id = self._redirect(response)
         await self._aput(url, payload, progress)
         done = await http.arequest("POST", f"/files/{file_id}/preprocess")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
 import json
 import logging
 import re
@@ -644,7 +645,7 @@ class FakeTogether:
     def _take_fault(self, path: str, *, after_processing: bool) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.after_processing == after_processing and fault.path in ("*", path):
+                if fault.after_processing == after_processing and fnmatch.fnmatchcase(path, fault.path):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)
@@ -654,7 +655,7 @@ class FakeTogether:
     def _take_delay(self, path: str) -> float:
         with self._lock:
             for delay in self._delays:
-                if delay.path in ("*", path):
+                if fnmatch.fnmatchcase(path, delay.path):
                     delay.remaining -= 1
                     if delay.remaining <= 0:
                         self._delays.remove(delay)
