@@ -15,9 +15,11 @@ CHAT = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 
 def test_an_unexpected_redirect_is_an_error_not_a_success(fake_together: FakeTogether) -> None:
     fake_together.fail("/v1/models", status=302, headers={"location": "https://elsewhere.example/x?sig=s3cr3t"})
-    with TogetherAdapter(api_key=fake_together.api_key, base_url=fake_together.base_url) as together:
-        with pytest.raises(errors.ProviderError, match="unexpected redirect") as info:
-            together.models()
+    with (
+        TogetherAdapter(api_key=fake_together.api_key, base_url=fake_together.base_url) as together,
+        pytest.raises(errors.ProviderError, match="unexpected redirect") as info,
+    ):
+        together.models()
     assert "s3cr3t" not in str(info.value)
     assert info.value.status == 302
 

@@ -98,6 +98,29 @@ def test_every_vendor_error_maps_to_a_polyface_error(
     assert isinstance(err, errors.PolyfaceError)
 
 
+@pytest.mark.parametrize(
+    ("status", "code", "cls"),
+    [
+        (400, "invalid_api_key", errors.AuthenticationError),
+        (400, "model_not_found", errors.NotFound),
+        (404, "invalid_request_error", errors.NotFound),
+        (429, "insufficient_quota", errors.RateLimited),
+        (400, "invalid_request_error", errors.InvalidRequest),
+    ],
+)
+def test_a_specific_vendor_code_says_more_than_the_status(
+    fake_together: FakeTogether, status: int, code: str, cls: type[errors.ProviderError]
+) -> None:
+    with adapter_for(fake_together, max_retries=0) as together:
+        together.models()
+        fake_together.fail(
+            "/v1/chat/completions", status=status, body={"error": {"message": "m", "type": "t", "code": code}}
+        )
+        with pytest.raises(errors.ProviderError) as info:
+            together.text.generate(model=CHAT, messages="hi")
+    assert type(info.value) is cls
+
+
 def test_wrong_key_is_an_authentication_error_that_never_shows_the_key(
     fake_together: FakeTogether, caplog: pytest.LogCaptureFixture
 ) -> None:

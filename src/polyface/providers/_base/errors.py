@@ -35,15 +35,16 @@ CODE_ERRORS: dict[str, type[e.ProviderError]] = {
     "model_not_found": e.NotFound,
     "not_found_error": e.NotFound,
     "overloaded_error": e.ProviderUnavailable,
-    "invalid_request_error": e.InvalidRequest,
 }
 
 
 def error_class(status: int, code: str | None) -> type[e.ProviderError]:
-    if status in STATUS_ERRORS:
-        return STATUS_ERRORS[status]
+    """The error for ``status``; a specific vendor code wins (a 400 saying ``invalid_api_key`` is an
+    authentication error)."""
     if code and code in CODE_ERRORS:
         return CODE_ERRORS[code]
+    if status in STATUS_ERRORS:
+        return STATUS_ERRORS[status]
     if status >= 500:
         return e.ServerError
     return e.InvalidRequest

@@ -36,6 +36,7 @@ from polyface.providers._base.download import (
     write_atomically,
 )
 from polyface.providers._base.jobs import Job, _Display
+from polyface.providers._base.secrets import register as register_secret
 from polyface.training.text_dataset import DatasetSource, TextDataset, load_text_dataset
 from polyface.types.fine_tuning import (
     FineTuneCheckpoint,
@@ -193,7 +194,13 @@ def build_fine_tune_request(
     }
     body.update({key: value for key, value in optional.items() if value is not None})
     body.update({key: value for key, value in extra.items() if value is not None})
+    for key in SECRET_FIELDS:
+        if isinstance(body.get(key), str):
+            register_secret(body[key])  # scrubbed from any log line or error that echoes the request
     return body
+
+
+SECRET_FIELDS = ("wandb_api_key", "hf_api_token")
 
 
 def build_estimate_request(create_body: Mapping[str, Any]) -> dict[str, Any]:
