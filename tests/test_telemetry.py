@@ -77,3 +77,16 @@ def test_failed_call_span_records_the_error_without_the_key(otel: None, fake_tog
     assert span.status.status_code == trace.StatusCode.ERROR
     assert dict(span.attributes or {})["error.type"] == "InvalidRequest"
     assert fake_together.api_key not in str(span.to_json())
+
+
+def test_a_stream_span_does_not_leak_into_the_callers_context(
+    otel: None, fake_together: FakeTogether
+) -> None:
+    _exporter.clear()
+    with TogetherAdapter(api_key=fake_together.api_key, base_url=fake_together.base_url) as together:
+        seen = [
+            trace.get_current_span().get_span_context().span_id
+            for _ in together.text.stream(model=CHAT, messages="a b c")
+        ]
+    assert set(seen) == {trace.INVALID_SPAN.get_span_context().span_id}
+    assert [s.name for s in _exporter.get_finished_spans()] == [f"chat {CHAT}"]

@@ -60,6 +60,38 @@ def iter_events(lines: Iterable[str]) -> Iterator[Event]:
         yield last
 
 
+class DataFeed:
+    """The ``data`` of each event until ``[DONE]``; then the rest of the lines is read (so an HTTP
+    connection goes back to its pool) and ``done`` is True. A stream that ends without ``[DONE]``
+    leaves ``done`` False."""
+
+    def __init__(self, lines: Iterable[str] | AsyncIterable[str]) -> None:
+        self._lines = lines
+        self.done = False
+
+    def __iter__(self) -> Iterator[str]:
+        assert isinstance(self._lines, Iterable)
+        lines = iter(self._lines)
+        for event in iter_events(lines):
+            if event.data == "[DONE]":
+                self.done = True
+                for _ in lines:
+                    pass
+                return
+            yield event.data
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        assert isinstance(self._lines, AsyncIterable)
+        lines = aiter(self._lines)
+        async for event in aiter_events(lines):
+            if event.data == "[DONE]":
+                self.done = True
+                async for _ in lines:
+                    pass
+                return
+            yield event.data
+
+
 async def aiter_events(lines: AsyncIterable[str]) -> AsyncIterator[Event]:
     decoder = SSEDecoder()
     async for line in lines:

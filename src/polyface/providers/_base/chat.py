@@ -16,7 +16,7 @@ from polyface.providers._base.streams import AsyncTextStream, TextStream
 from polyface.types.text import TextDelta, TextResponse
 from polyface.types.usage import Usage
 from polyface.wire import openai_chat as wire
-from polyface.wire.sse import aiter_events, iter_events
+from polyface.wire.sse import DataFeed
 
 
 class ChatText:
@@ -150,24 +150,18 @@ class ChatText:
     def _events(self, op: str, path: str, body: dict[str, Any], timeout: float | None) -> Iterator[TextDelta]:
         model = body["model"]
         assembler = wire.StreamAssembler(model)
-        done = False
         with (
-            self.config.telemetry.call(op, model, **self._span_args(body)) as call,
+            self.config.telemetry.call(op, model, current=False, **self._span_args(body)) as call,
             self.config.http.stream(
                 "POST", path, json=body, timeout=timeout, tokens=self._tokens(body)
             ) as resp,
         ):
-            lines = resp.iter_lines()
-            for event in iter_events(lines):
-                if event.data == "[DONE]":
-                    done = True
-                    for _ in lines:  # read to the end: the connection goes back to the pool
-                        pass
-                    break
-                delta = self._feed(assembler, event.data)
+            feed = DataFeed(resp.iter_lines())
+            for data in feed:
+                delta = self._feed(assembler, data)
                 if delta is not None:
                     yield delta
-            self._check_complete(done, assembler)
+            self._check_complete(feed.done, assembler)
             final = assembler.final(None)
             if final.usage is not None:
                 final.cost = self.config.catalog.cost(assembler.model, final.usage)
@@ -179,22 +173,16 @@ class ChatText:
     ) -> AsyncIterator[TextDelta]:
         model = body["model"]
         assembler = wire.StreamAssembler(model)
-        done = False
-        async with self.config.http.astream(
-            "POST", path, json=body, timeout=timeout, tokens=self._tokens(body)
-        ) as resp:
-            with self.config.telemetry.call(op, model, **self._span_args(body)) as call:
-                lines = resp.aiter_lines()
-                async for event in aiter_events(lines):
-                    if event.data == "[DONE]":
-                        done = True
-                        async for _ in lines:  # read to the end: the connection goes back to the pool
-                            pass
-                        break
-                    delta = self._feed(assembler, event.data)
+        with self.config.telemetry.call(op, model, current=False, **self._span_args(body)) as call:
+            async with self.config.http.astream(
+                "POST", path, json=body, timeout=timeout, tokens=self._tokens(body)
+            ) as resp:
+                feed = DataFeed(resp.aiter_lines())
+                async for data in feed:
+                    delta = self._feed(assembler, data)
                     if delta is not None:
                         yield delta
-                self._check_complete(done, assembler)
+                self._check_complete(feed.done, assembler)
                 final = assembler.final(None)
                 if final.usage is not None:
                     final.cost = await self.config.catalog.acost(assembler.model, final.usage)

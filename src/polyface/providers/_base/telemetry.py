@@ -127,7 +127,9 @@ class Telemetry:
         self.log = get_logger(f"polyface.providers.{provider}")
 
     @contextmanager
-    def call(self, operation: str, model: str, **request: Any) -> Iterator[Call]:
+    def call(self, operation: str, model: str, *, current: bool = True, **request: Any) -> Iterator[Call]:
+        """Wrap one GenAI operation in a span and metrics. ``current=False`` for streams: the span is not
+        made the current context, which would leak into the caller's code between yielded pieces."""
         tracer = _otel_tracer()
         metrics = _otel_metrics()
         if tracer is None and metrics is None:
@@ -147,10 +149,15 @@ class Telemetry:
         if self.server_port:
             attrs["server.port"] = self.server_port
         start = time.perf_counter()
-        span_cm = (
-            tracer.start_as_current_span(f"{operation} {model}", kind=_client_kind()) if tracer else None
-        )
-        span = span_cm.__enter__() if span_cm is not None else None
+        name = f"{operation} {model}"
+        span_cm = None
+        if tracer is None:
+            span = None
+        elif current:
+            span_cm = tracer.start_as_current_span(name, kind=_client_kind(), end_on_exit=False)
+            span = span_cm.__enter__()
+        else:
+            span = tracer.start_span(name, kind=_client_kind())
         call = Call(span, attrs)
         error: BaseException | None = None
         try:
@@ -170,7 +177,9 @@ class Telemetry:
                     from opentelemetry.trace import Status, StatusCode
 
                     span.set_status(Status(StatusCode.ERROR, redact(str(error))))
-                span_cm.__exit__(None, None, None)  # type: ignore[union-attr]
+                span.end()
+                if span_cm is not None:
+                    span_cm.__exit__(None, None, None)
             if metrics is not None:
                 self._record(metrics, attrs, time.perf_counter() - start)
 

@@ -21,7 +21,7 @@ from polyface.providers._base.streams import AsyncStream, Stream
 from polyface.types.speech import PcmEncoding, SpeechChunk, SpeechResponse
 from polyface.types.transcription import Transcription, TranscriptionSegment, TranscriptionWord
 from polyface.types.usage import Usage
-from polyface.wire.sse import aiter_events, iter_events
+from polyface.wire.sse import DataFeed
 
 SPEECH_PATH: Final = "/audio/speech"
 TRANSCRIPTIONS_PATH: Final = "/audio/transcriptions"
@@ -519,24 +519,19 @@ class TogetherAudio:
         model = str(body["model"])
         rate, encoding = output_pcm(model, body.get("sample_rate"), body.get("response_encoding"))
         usage = Usage(characters=len(body["input"]))
-        index, done = 0, False
+        index = 0
         with (
-            self.config.telemetry.call("text_to_speech", model) as call,
+            self.config.telemetry.call("text_to_speech", model, current=False) as call,
             self.config.http.stream("POST", SPEECH_PATH, json=body, timeout=timeout) as resp,
         ):
-            lines = resp.iter_lines()
-            for event in iter_events(lines):
-                if event.data == "[DONE]":
-                    done = True
-                    for _ in lines:  # read to the end: the connection goes back to the pool
-                        pass
-                    break
+            feed = DataFeed(resp.iter_lines())
+            for data in feed:
                 yield parse_speech_event(
-                    event.data, index=index, sample_rate=rate, encoding=encoding, provider=self._display
+                    data, index=index, sample_rate=rate, encoding=encoding, provider=self._display
                 )
                 index += 1
-            cost = self.config.catalog.cost(model, usage) if done else None
-            final = self._finish_stream(done, index, usage, cost, body)
+            cost = self.config.catalog.cost(model, usage) if feed.done else None
+            final = self._finish_stream(feed.done, index, usage, cost, body)
             call.finish(response_model=model, cost=cost)
         yield final
 
@@ -544,22 +539,17 @@ class TogetherAudio:
         model = str(body["model"])
         rate, encoding = output_pcm(model, body.get("sample_rate"), body.get("response_encoding"))
         usage = Usage(characters=len(body["input"]))
-        index, done = 0, False
-        async with self.config.http.astream("POST", SPEECH_PATH, json=body, timeout=timeout) as resp:
-            with self.config.telemetry.call("text_to_speech", model) as call:
-                lines = resp.aiter_lines()
-                async for event in aiter_events(lines):
-                    if event.data == "[DONE]":
-                        done = True
-                        async for _ in lines:
-                            pass
-                        break
+        index = 0
+        with self.config.telemetry.call("text_to_speech", model, current=False) as call:
+            async with self.config.http.astream("POST", SPEECH_PATH, json=body, timeout=timeout) as resp:
+                feed = DataFeed(resp.aiter_lines())
+                async for data in feed:
                     yield parse_speech_event(
-                        event.data, index=index, sample_rate=rate, encoding=encoding, provider=self._display
+                        data, index=index, sample_rate=rate, encoding=encoding, provider=self._display
                     )
                     index += 1
-                cost = await self.config.catalog.acost(model, usage) if done else None
-                final = self._finish_stream(done, index, usage, cost, body)
+                cost = await self.config.catalog.acost(model, usage) if feed.done else None
+                final = self._finish_stream(feed.done, index, usage, cost, body)
                 call.finish(response_model=model, cost=cost)
         yield final
 
