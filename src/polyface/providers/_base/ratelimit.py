@@ -73,10 +73,11 @@ class _Bucket:
         return max(0.0, new_tat - self.burst_s - now)
 
 
-# KEYS: one per bucket; ARGV: now, then (emission, burst_s, cost) per bucket.
+# KEYS: one per bucket; ARGV: (unused), then (emission, burst_s, cost) per bucket.
 # Returns the wait in microseconds (the largest over the buckets), as an integer.
 _LUA = """
-local now = tonumber(ARGV[1])
+local clock = redis.call('TIME')  -- the server's clock: hosts sharing a limit need not agree on time
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local wait = 0
 for i, key in ipairs(KEYS) do
   local emission = tonumber(ARGV[2 + (i - 1) * 3])

@@ -127,6 +127,11 @@ def parse_rerank_response(data: Any, *, provider: str, model: str, documents: in
 
 
 # ---- the capability -------------------------------------------------------------------------------------
+
+MAX_CONCURRENT_BATCHES = 8
+"""Batches of one ``aembed`` call in flight at once."""
+
+
 class TogetherEmbeddings:
     """``adapter.embeddings``: vectors for texts (``embed``) and documents ranked by a query (``rerank``)."""
 
@@ -211,17 +216,29 @@ class TogetherEmbeddings:
         timeout: float | None = None,
         **options: Any,
     ) -> EmbeddingsResponse:
-        """The async twin of :meth:`embed`; batches are sent concurrently (the rate limit still applies)."""
+        """The async twin of :meth:`embed`; up to ``MAX_CONCURRENT_BATCHES`` batches are in flight at once
+        (the rate limit still applies), and the first failure cancels the rest."""
         bodies = self._plan(model, inputs, batch_size, options)
+        gate = asyncio.Semaphore(MAX_CONCURRENT_BATCHES)
 
         async def one(body: dict[str, Any]) -> EmbeddingsResponse:
-            response = await self.config.http.arequest(
-                "POST", self.embeddings_path, json=body, timeout=timeout, tokens=self._tokens(body["input"])
-            )
+            async with gate:
+                response = await self.config.http.arequest(
+                    "POST",
+                    self.embeddings_path,
+                    json=body,
+                    timeout=timeout,
+                    tokens=self._tokens(body["input"]),
+                )
             return self._parse(self._json(response), body)
 
         with self.config.telemetry.call("embeddings", model) as call:
-            parts = await asyncio.gather(*(one(body) for body in bodies))
+            try:
+                async with asyncio.TaskGroup() as group:
+                    tasks = [group.create_task(one(body)) for body in bodies]
+            except* Exception as failures:
+                raise failures.exceptions[0] from None
+            parts = [task.result() for task in tasks]
             reply = wire.merge(parts)
             if wire.usage_reported(reply.raw):
                 reply.cost = await self.config.catalog.acost(model, reply.usage)
