@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, ClassVar, Final, Self
 
 import uvicorn
 from starlette.applications import Starlette
@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_API_KEY",
     "ERROR_DEFAULTS",
     "ROUTES",
+    "FakeServer",
     "FakeTogether",
     "RecordedRequest",
     "RouteSpec",
@@ -298,7 +299,7 @@ class _EventStream(StreamingResponse):
 
     def __init__(
         self,
-        owner: FakeTogether,
+        owner: FakeServer,
         generation: int,
         events: Iterator[bytes],
         mode: _StreamMode,
@@ -379,7 +380,8 @@ class _QuietLogFilter(logging.Filter):
 
 
 Handler = Callable[[RecordedRequest, int], Awaitable[Response]]
-ExtraHandler = Callable[["FakeTogether", RecordedRequest, int, "re.Match[str]"], Awaitable[Response]]
+ExtraHandler = Callable[[Any, RecordedRequest, int, "re.Match[str]"], Awaitable[Response]]
+"""A route handler: (the fake server (a FakeServer subclass), the request, its generation, the path match)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,14 +397,14 @@ class RouteSpec:
     auth: bool = True
 
 
-ROUTES: list[RouteSpec] = []
-
-
-def route(method: str, pattern: str, *, auth: bool = True) -> Callable[[ExtraHandler], ExtraHandler]:
-    """Decorator for area modules: ``@route("POST", r"/v1/embeddings")``."""
+def route(
+    method: str, pattern: str, *, auth: bool = True, server: type[FakeServer] | None = None
+) -> Callable[[ExtraHandler], ExtraHandler]:
+    """Decorator for area modules: ``@route("POST", r"/v1/embeddings")`` adds a route to ``server``
+    (default: :class:`FakeTogether`)."""
 
     def register(handler: ExtraHandler) -> ExtraHandler:
-        ROUTES.append(RouteSpec(method, re.compile(pattern), handler, auth))
+        (server or FakeTogether).routes.append(RouteSpec(method, re.compile(pattern), handler, auth))
         return handler
 
     return register
@@ -412,16 +414,31 @@ def route(method: str, pattern: str, *, auth: bool = True) -> Callable[[ExtraHan
 # The fake
 
 
-class FakeTogether:
-    """A fake Together AI API server. Use as a context manager, or call :meth:`start` / :meth:`stop`.
+class FakeServer:
+    """A fake vendor API server speaking OpenAI-style chat (which Together, OpenAI and the OpenAI-compatible
+    servers share), with request recording and fault injection. Use as a context manager, or call
+    :meth:`start` / :meth:`stop`. Vendors subclass it (:class:`FakeTogether`, ...) and add routes with
+    :func:`route`; each subclass has its own route list.
 
     All attributes and methods may be used from any thread while the server runs.
     """
 
+    vendor: ClassVar[str] = "OpenAI-compatible"
+    default_api_key: ClassVar[str] = DEFAULT_API_KEY
+    routes: ClassVar[list[RouteSpec]] = []
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.routes = []
+
+    @classmethod
+    def default_catalog(cls) -> list[dict[str, Any]]:
+        return default_models()
+
     def __init__(
         self,
         *,
-        api_key: str = DEFAULT_API_KEY,
+        api_key: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         models: list[dict[str, Any]] | None = None,
@@ -429,12 +446,12 @@ class FakeTogether:
         http: str = "h11",
         loop: str = "asyncio",
     ) -> None:
-        self.api_key: str = api_key
+        self.api_key: str = api_key or self.default_api_key
         self.host = host
         self._requested_port = port
         self._http = http
         self._loop = loop
-        self.models: list[dict[str, Any]] = default_models() if models is None else models
+        self.models: list[dict[str, Any]] = self.default_catalog() if models is None else models
         """The catalog served by ``GET /v1/models``; mutable."""
         self.strict_models: bool = strict_models
         """If true, inference requests for a model not in :attr:`models` get 404 ``model_not_found``. Off by
@@ -746,7 +763,7 @@ class FakeTogether:
         except _BadRequest as exc:
             return self._error(exc.status, exc.message, code=exc.code)
         except Exception as exc:  # a bug in the fake: answer like a server would, with the reason
-            return self._error(500, f"fake Together failed: {type(exc).__name__}: {exc}")
+            return self._error(500, f"fake {self.vendor} failed: {type(exc).__name__}: {exc}")
         if 200 <= response.status_code < 300:
             fault = self._take_fault(req.path, after_processing=True)
             if fault is not None:
@@ -757,9 +774,8 @@ class FakeTogether:
         scheme, _, token = req.headers.get("authorization", "").partition(" ")
         return scheme.lower() == "bearer" and token.strip() == self.api_key
 
-    @staticmethod
-    def _extra_route(req: RecordedRequest) -> tuple[RouteSpec, re.Match[str]] | None:
-        for spec in ROUTES:
+    def _extra_route(self, req: RecordedRequest) -> tuple[RouteSpec, re.Match[str]] | None:
+        for spec in type(self).routes:
             if spec.method == req.method:
                 match = spec.pattern.fullmatch(req.path)
                 if match is not None:
@@ -774,17 +790,19 @@ class FakeTogether:
         }
         return routes.get((req.method, req.path))
 
-    @staticmethod
-    def _error(status: int, message: str | None = None, code: str | None = None) -> Response:
-        return JSONResponse(_error_body(status, message, code), status_code=status)
+    def error_body(self, status: int, message: str | None = None, code: str | None = None) -> dict[str, Any]:
+        """The vendor's error JSON (OpenAI/Together shape here; a vendor subclass may change it)."""
+        return _error_body(status, message, code)
 
-    @staticmethod
-    def _fault_response(fault: _Fault) -> Response:
+    def _error(self, status: int, message: str | None = None, code: str | None = None) -> Response:
+        return JSONResponse(self.error_body(status, message, code), status_code=status)
+
+    def _fault_response(self, fault: _Fault) -> Response:
         if isinstance(fault.body, str | bytes):
             return Response(
                 fault.body, status_code=fault.status, headers=fault.headers, media_type="text/plain"
             )
-        body = dict(fault.body) if fault.body is not None else _error_body(fault.status)
+        body = dict(fault.body) if fault.body is not None else self.error_body(fault.status)
         return JSONResponse(body, status_code=fault.status, headers=fault.headers)
 
     def _json_object(self, req: RecordedRequest) -> dict[str, Any]:
@@ -1041,3 +1059,14 @@ async def _sleep_unless_disconnected(request: Request, seconds: float) -> None:
 
 def _stream_headers() -> dict[str, str]:
     return {"cache-control": "no-cache"}
+
+
+class FakeTogether(FakeServer):
+    """A fake Together AI API server: chat, completions and models here; the other areas
+    (``fake_together/<area>.py``) add their routes with :func:`route`."""
+
+    vendor = "Together"
+
+
+ROUTES = FakeTogether.routes
+"""The routes the area modules added to :class:`FakeTogether`."""
