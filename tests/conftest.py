@@ -1,12 +1,13 @@
 """Shared fixtures.
 
-* Every test runs in its own empty temporary directory, without ``TOGETHER_API_KEY`` / ``TOGETHER_BASE_URL``
-  in the environment, so no real ``.env`` file or key is ever picked up.
-* ``fake_together``: a running :class:`~polyface.testing.fake_together.FakeTogether`, reset for the test. One
-  server serves the whole session (starting and stopping uvicorn costs ~0.2 s; a reset costs microseconds).
-  Every request it records during the test must validate against Together's OpenAPI spec
-  (``tests/together_spec.py``); otherwise the test fails with the list of problems. Mark a test that sends
-  invalid requests on purpose with ``@pytest.mark.together_spec_exempt(reason="...")``.
+* Every test runs in its own empty temporary directory, without any provider key or base URL in the
+  environment, so no real ``.env`` file or key is ever picked up.
+* ``fake_together`` / ``fake_openai`` / ``fake_anthropic``: a running fake of that vendor's API, reset for the
+  test. One server per vendor serves the whole session (starting and stopping uvicorn costs ~0.2 s; a reset
+  costs microseconds). Every request it records during the test must validate against the vendor's OpenAPI
+  spec (``tests/<vendor>_spec.py``, built on ``spec_check.py``); otherwise the test fails with the list of
+  problems. Mark a test that sends invalid requests on purpose with
+  ``@pytest.mark.together_spec_exempt(reason="...")`` (it exempts every fake in that test).
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from polyface.testing.fake_together import DEFAULT_API_KEY, FakeTogether, RecordedRequest, default_models
-from together_spec import together_requests_problems, together_spec
+from anthropic_spec import ANTHROPIC
+from openai_spec import OPENAI
+from polyface.testing.fake_together import FakeServer, FakeTogether, RecordedRequest
+from spec_check import VendorSpec
+from together_spec import TOGETHER
 
 pytest_plugins = ["pytester"]
 
@@ -25,14 +29,22 @@ pytest_plugins = ["pytester"]
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "together_spec_exempt(reason): the requests the fake_together fixture records in this test are not "
-        "checked against Together's OpenAPI spec (for tests that send invalid requests on purpose)",
+        "together_spec_exempt(reason): the requests the fake_* fixtures record in this test are not "
+        "checked against the vendor's OpenAPI spec (for tests that send invalid requests on purpose)",
     )
 
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("TOGETHER_API_KEY", "TOGETHER_BASE_URL"):
+    for name in (
+        "TOGETHER_API_KEY",
+        "TOGETHER_BASE_URL",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "POLYFACE_REDIS_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -40,8 +52,9 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 class _SpecCheck:
     """Validates the requests a fake recorded, each once (after the test body, and again at teardown)."""
 
-    def __init__(self, fake: FakeTogether, exempt: bool) -> None:
+    def __init__(self, fake: FakeServer, spec: VendorSpec, exempt: bool) -> None:
         self.fake = fake
+        self.spec = spec
         self.exempt = exempt
         self.checked = 0
 
@@ -51,28 +64,45 @@ class _SpecCheck:
         self.checked = len(requests)
         if self.exempt:
             return []
-        return together_requests_problems(new)
+        return self.spec.requests_problems(new)
 
     def fail_on_problems(self, when: str) -> None:
         problems = self.problems()
         if problems:
             pytest.fail(
-                f"requests to the fake Together server {when} do not match Together's OpenAPI spec:\n"
-                + "\n".join(problems),
+                f"requests to the fake {self.spec.name} server {when} do not match {self.spec.name}'s "
+                "OpenAPI spec:\n" + "\n".join(problems),
                 pytrace=False,
             )
 
 
-_SPEC_CHECK = pytest.StashKey[_SpecCheck]()
+_SPEC_CHECKS = pytest.StashKey[list[_SpecCheck]]()
 
 
-@pytest.fixture(scope="session")
-def _fake_together_server() -> Iterator[FakeTogether]:
-    together_spec()  # load the spec up front rather than inside the first test
-    fake = FakeTogether()
+def _serve(cls: type[FakeServer], spec: VendorSpec) -> Iterator[FakeServer]:
+    _ = spec.loaded  # load the spec up front rather than inside the first test
+    fake = cls()
     fake.start()
     yield fake
     fake.stop()
+
+
+def _fresh(fake: FakeServer, spec: VendorSpec, request: pytest.FixtureRequest) -> _SpecCheck:
+    if not fake.running:  # a test stopped it
+        fake.start()
+    fake.reset()
+    fake.models = fake.default_catalog()
+    fake.api_key = fake.default_api_key
+    fake.strict_models = False
+    exempt = request.node.get_closest_marker("together_spec_exempt") is not None
+    check = _SpecCheck(fake, spec, exempt=exempt)
+    request.node.stash.setdefault(_SPEC_CHECKS, []).append(check)
+    return check
+
+
+@pytest.fixture(scope="session")
+def _fake_together_server() -> Iterator[FakeServer]:
+    yield from _serve(FakeTogether, TOGETHER)
 
 
 @pytest.fixture
@@ -80,16 +110,40 @@ def fake_together(
     _fake_together_server: FakeTogether, request: pytest.FixtureRequest
 ) -> Iterator[FakeTogether]:
     """A running fake Together API (``base_url``, ``api_key``, fault injection, recorded ``requests``)."""
-    fake = _fake_together_server
-    if not fake.running:  # a test stopped it
-        fake.start()
-    fake.reset()
-    fake.models = default_models()
-    fake.api_key = DEFAULT_API_KEY
-    fake.strict_models = False
-    check = _SpecCheck(fake, exempt=request.node.get_closest_marker("together_spec_exempt") is not None)
-    request.node.stash[_SPEC_CHECK] = check
-    yield fake
+    check = _fresh(_fake_together_server, TOGETHER, request)
+    yield _fake_together_server
+    check.fail_on_problems("during teardown")
+
+
+@pytest.fixture(scope="session")
+def _fake_openai_server() -> Iterator[FakeServer]:
+    from polyface.testing.fake_openai import FakeOpenAI
+
+    yield from _serve(FakeOpenAI, OPENAI)
+
+
+@pytest.fixture
+def fake_openai(_fake_openai_server: FakeServer, request: pytest.FixtureRequest) -> Iterator[FakeServer]:
+    """A running fake OpenAI API; every request it records is checked against OpenAI's spec."""
+    check = _fresh(_fake_openai_server, OPENAI, request)
+    yield _fake_openai_server
+    check.fail_on_problems("during teardown")
+
+
+@pytest.fixture(scope="session")
+def _fake_anthropic_server() -> Iterator[FakeServer]:
+    from polyface.testing.fake_anthropic import FakeAnthropic
+
+    yield from _serve(FakeAnthropic, ANTHROPIC)
+
+
+@pytest.fixture
+def fake_anthropic(
+    _fake_anthropic_server: FakeServer, request: pytest.FixtureRequest
+) -> Iterator[FakeServer]:
+    """A running fake Anthropic API; every request it records is checked against Anthropic's spec."""
+    check = _fresh(_fake_anthropic_server, ANTHROPIC, request)
+    yield _fake_anthropic_server
     check.fail_on_problems("during teardown")
 
 
@@ -97,6 +151,5 @@ def fake_together(
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     # Check right after the test body so that a spec violation fails the test itself (not only its teardown).
     yield
-    check = item.stash.get(_SPEC_CHECK, None)
-    if check is not None:
+    for check in item.stash.get(_SPEC_CHECKS, []):
         check.fail_on_problems("in this test")
