@@ -8,6 +8,7 @@ and the fetch is tried again after ``retry_failed_after`` seconds.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,33 @@ from polyface.types.models import ModelInfo, Pricing
 from polyface.types.usage import Usage
 
 log = get_logger(__name__)
+
+
+def price_for(table: dict[str, Pricing], model: str) -> Pricing | None:
+    """A model's price in a shipped table: its own entry, else the longest entry it is a dated or
+    fine-tuned variant of (``gpt-4o-2024-08-06`` and ``ft:gpt-4o-mini:acme::x`` find ``gpt-4o``...)."""
+    if model in table:
+        return table[model]
+    base = model.split(":", 2)[1] if model.startswith("ft:") and model.count(":") >= 2 else model
+    if base in table:
+        return table[base]
+    prefixes = [name for name in table if base.startswith(name + "-")]
+    return table[max(prefixes, key=len)] if prefixes else None
+
+
+def load_price_table(vendor: str) -> dict[str, Pricing]:
+    """The price table shipped as ``polyface/providers/prices/<vendor>.json`` (empty if none).
+
+    The file says where its prices came from and when (``source``, ``as_of``); prices are USD, token
+    prices per million tokens. Users override any of them with ``pricing={...}`` on the adapter.
+    """
+    from importlib.resources import files
+
+    resource = files("polyface.providers.prices").joinpath(f"{vendor}.json")
+    if not resource.is_file():
+        return {}
+    data = json.loads(resource.read_text(encoding="utf-8"))
+    return {name: Pricing(**fields) for name, fields in data.get("models", {}).items()}
 
 
 class CatalogUnavailable(PolyfaceError):
@@ -33,6 +61,7 @@ class Catalog:
         afetch: Callable[[], Awaitable[list[ModelInfo]]],
         ttl: float = 3600.0,
         overrides: dict[str, Pricing] | None = None,
+        price_table: dict[str, Pricing] | None = None,
         retry_failed_after: float = 60.0,
     ) -> None:
         self.provider = provider
@@ -41,6 +70,8 @@ class Catalog:
         self.ttl = ttl
         self.retry_failed_after = retry_failed_after
         self.overrides = dict(overrides or {})
+        self.price_table = dict(price_table or {})
+        """Prices shipped with polyface for vendors whose model list has none (used after the catalog's)."""
         self._models: dict[str, ModelInfo] | None = None
         self._fetched_at = -1e18
         self._failed_at = -1e18
@@ -99,7 +130,9 @@ class Catalog:
         if model in self.overrides:
             return self.overrides[model]
         info = self._models.get(model) if self._models is not None else None
-        return info.pricing if info is not None else None
+        if info is not None and info.pricing is not None:
+            return info.pricing
+        return price_for(self.price_table, model)
 
     def _may_fetch(self) -> bool:
         return not self._fresh() and time.monotonic() - self._failed_at >= self.retry_failed_after

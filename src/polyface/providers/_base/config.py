@@ -155,7 +155,7 @@ class ProviderConfig:
 
     @cached_property
     def catalog(self) -> Catalog:
-        from polyface.providers._base.catalog import Catalog
+        from polyface.providers._base.catalog import Catalog, load_price_table
 
         return Catalog(
             provider=self.info.name,
@@ -163,6 +163,7 @@ class ProviderConfig:
             afetch=self.afetch_models,
             ttl=self.catalog_ttl,
             overrides=self._pricing_overrides,
+            price_table=load_price_table(self.info.name),
         )
 
     def fetch_models(self) -> list[ModelInfo]:

@@ -1,0 +1,1 @@
+"""Price tables shipped as data (one JSON file per vendor whose model list carries no prices)."""
