@@ -147,6 +147,21 @@ def fake_anthropic(
     check.fail_on_problems("during teardown")
 
 
+@pytest.fixture(scope="session")
+def _fake_compatible_server() -> Iterator[FakeServer]:
+    yield from _serve(FakeServer, OPENAI)
+
+
+@pytest.fixture
+def fake_compatible(
+    _fake_compatible_server: FakeServer, request: pytest.FixtureRequest
+) -> Iterator[FakeServer]:
+    """A running generic OpenAI-compatible server (vLLM-like); requests are checked against OpenAI's spec."""
+    check = _fresh(_fake_compatible_server, OPENAI, request)
+    yield _fake_compatible_server
+    check.fail_on_problems("during teardown")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     # Check right after the test body so that a spec violation fails the test itself (not only its teardown).

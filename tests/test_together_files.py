@@ -12,7 +12,8 @@ import pytest
 
 from polyface import TogetherAdapter
 from polyface.errors import Conflict, InvalidArgument, NotFound, ProviderError, ServerError
-from polyface.providers.together.files import CHUNK_SIZE, upload_name
+from polyface.providers._base.uploads import CHUNK_SIZE
+from polyface.providers.together.files import upload_name
 from polyface.testing.fake_together import FakeTogether
 from polyface.testing.fake_together.files import files_of
 

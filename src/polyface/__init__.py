@@ -14,6 +14,8 @@ TYPE_CHECKING = False
 _EXPORTS: dict[str, str] = {
     # providers
     "TogetherAdapter": "polyface.providers.together",
+    "OpenAIAdapter": "polyface.providers.openai",
+    "AnthropicAdapter": "polyface.providers.anthropic",
     "provider": "polyface.providers.registry",
     "RateLimit": "polyface.providers._base.ratelimit",
     # types
@@ -118,6 +120,12 @@ if TYPE_CHECKING:
     )
     from polyface.providers._base.ratelimit import (
         RateLimit as RateLimit,
+    )
+    from polyface.providers.anthropic import (
+        AnthropicAdapter as AnthropicAdapter,
+    )
+    from polyface.providers.openai import (
+        OpenAIAdapter as OpenAIAdapter,
     )
     from polyface.providers.registry import (
         provider as provider,

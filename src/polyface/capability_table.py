@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from polyface.providers.registry import PROVIDERS, adapter_class
+
+
+def _adapters() -> dict[str, Any]:
+    """Each provider's adapter class, plus what any OpenAI-compatible server row offers."""
+    from polyface.providers.openai_compatible import GENERIC, compatible_adapter
+
+    return {**{name: adapter_class(name) for name in PROVIDERS}, GENERIC.name: compatible_adapter(GENERIC)}
 
 
 def capability_rows() -> list[dict[str, object]]:
     """One row per capability: {"capability": name, <provider>: offered, ...}."""
-    offered = {name: adapter_class(name).capabilities() for name in PROVIDERS}
+    adapters = _adapters()
+    offered = {name: cls.capabilities() for name, cls in adapters.items()}
     caps: list[str] = []
     for table in offered.values():
         caps += [c for c in table if c not in caps]
@@ -15,12 +25,12 @@ def capability_rows() -> list[dict[str, object]]:
 
     order = list(dict.fromkeys(CAPABILITY_ATTRIBUTES.values()))
     caps.sort(key=lambda c: (order.index(c) if c in order else len(order), c))
-    return [{"capability": c, **{p: offered[p].get(c, False) for p in PROVIDERS}} for c in caps]
+    return [{"capability": c, **{p: offered[p].get(c, False) for p in offered}} for c in caps]
 
 
 def markdown() -> str:
     rows = capability_rows()
-    names = list(PROVIDERS)
+    names = [key for key in rows[0] if key != "capability"] if rows else []
     lines = ["| capability | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for row in rows:
         lines.append(

@@ -8,6 +8,8 @@ from polyface.errors import ConfigurationError
 
 PROVIDERS: dict[str, str] = {
     "together": "polyface.providers.together:TogetherAdapter",
+    "openai": "polyface.providers.openai:OpenAIAdapter",
+    "anthropic": "polyface.providers.anthropic:AnthropicAdapter",
 }
 
 
@@ -24,6 +26,17 @@ def adapter_class(name: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
-def provider(name: str, **options: Any) -> Any:
-    """An adapter by name: ``provider("together", api_key=...)``."""
-    return adapter_class(name)(**options)
+def provider(name: Any, **options: Any) -> Any:
+    """An adapter by name: ``provider("together", api_key=...)``, an OpenAI-compatible server by its row
+    name (``provider("ollama", base_url=...)``), or a ``CompatibleServer`` row of your own."""
+    if isinstance(name, str) and name in PROVIDERS:
+        return adapter_class(name)(**options)
+    from polyface.providers import openai_compatible as compatible
+
+    row = name if isinstance(name, compatible.CompatibleServer) else None
+    if row is None:
+        if name not in compatible.SERVERS:
+            known = sorted(PROVIDERS) + sorted(compatible.SERVERS)
+            raise ConfigurationError(f"unknown provider {name!r}; known providers: {', '.join(known)}.")
+        row = compatible.server(name)
+    return compatible.compatible_adapter(row)(**options)

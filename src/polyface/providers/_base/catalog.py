@@ -27,10 +27,15 @@ def price_for(table: dict[str, Pricing], model: str) -> Pricing | None:
     if model in table:
         return table[model]
     base = model.split(":", 2)[1] if model.startswith("ft:") and model.count(":") >= 2 else model
-    if base in table:
-        return table[base]
-    prefixes = [name for name in table if base.startswith(name + "-")]
-    return table[max(prefixes, key=len)] if prefixes else None
+    # a fine-tuned model has its own (higher) price when the table lists ``ft:<base>``
+    candidates = ([f"ft:{base}"] if base != model else []) + [base]
+    for name in candidates:
+        if name in table:
+            return table[name]
+        prefixes = [entry for entry in table if name.startswith(entry + "-")]
+        if prefixes:
+            return table[max(prefixes, key=len)]
+    return None
 
 
 def load_price_table(vendor: str) -> dict[str, Pricing]:

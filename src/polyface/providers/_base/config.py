@@ -46,6 +46,8 @@ class ProviderInfo:
     auth_scheme: str = "Bearer"
     request_id_headers: tuple[str, ...] = ("x-request-id", "request-id")
     models_path: str = "/models"
+    api_key_optional: bool = False
+    """A server that may run without a key (a local vLLM, Ollama...): no key means no auth header."""
 
 
 def _read_dotenv(path: Path | None, name: str) -> str | None:
@@ -128,13 +130,14 @@ class ProviderConfig:
         if self._key is not None:
             return self._key
         env = self.info.api_key_env
-        if env is None:
-            return None
         with self._key_lock:
             if self._key is None:
                 value = self._explicit_key.reveal() if self._explicit_key else None
-                value = value or os.environ.get(env) or _read_dotenv(self._dotenv_path, env)
+                if env is not None:
+                    value = value or os.environ.get(env) or _read_dotenv(self._dotenv_path, env)
                 if not value:
+                    if env is None or self.info.api_key_optional:
+                        return None
                     raise MissingCredentials(self.info.display_name, env)
                 self._key = Secret(value.strip())
         return self._key

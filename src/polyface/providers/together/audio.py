@@ -11,16 +11,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, Final, Literal, TypeAlias, cast, get_args
 
 from polyface.capabilities import AudioInput
 from polyface.errors import InvalidArgument, ProviderUnavailable, ServerError
 from polyface.providers._base.config import ProviderConfig
-from polyface.providers._base.streams import AsyncStream, Stream
+from polyface.providers._base.speech import AsyncSpeechStream, SpeechStream
 from polyface.types.speech import PcmEncoding, SpeechChunk, SpeechResponse
-from polyface.types.transcription import Transcription, TranscriptionSegment, TranscriptionWord
+from polyface.types.transcription import Transcription
 from polyface.types.usage import Usage
+from polyface.wire.openai_audio import Granularity, Timestamps, parse_transcription, timestamp_granularities
 from polyface.wire.sse import DataFeed
 
 SPEECH_PATH: Final = "/audio/speech"
@@ -28,8 +29,6 @@ TRANSCRIPTIONS_PATH: Final = "/audio/transcriptions"
 TRANSLATIONS_PATH: Final = "/audio/translations"
 
 SpeechFormat: TypeAlias = Literal["wav", "mp3", "raw"]
-Granularity: TypeAlias = Literal["segment", "word"]
-Timestamps: TypeAlias = Granularity | Sequence[Granularity] | None
 
 SPEECH_FORMATS: Final[tuple[str, ...]] = get_args(SpeechFormat)
 PCM_ENCODINGS: Final[tuple[str, ...]] = get_args(PcmEncoding)
@@ -199,18 +198,6 @@ def parse_speech_event(
 # ---- transcription: requests and responses (pure) ------------------------------------------------------
 
 
-def _granularities(timestamps: Timestamps) -> list[str]:
-    if timestamps is None:
-        return []
-    items = [timestamps] if isinstance(timestamps, str) else list(timestamps)
-    bad = [g for g in items if g not in ("segment", "word")]
-    if bad:
-        raise InvalidArgument(f"timestamps must be 'segment', 'word' or None (got {bad[0]!r}).")
-    if "word" in items:  # words come with their segments
-        return ["segment", "word"]
-    return ["segment"] if items else []
-
-
 def build_transcription_form(
     *,
     model: str,
@@ -249,7 +236,7 @@ def build_transcription_form(
             raise InvalidArgument(f"{name} must be a whole number of speakers, 1 or more (got {value!r}).")
     if min_speakers is not None and max_speakers is not None and min_speakers > max_speakers:
         raise InvalidArgument(f"min_speakers ({min_speakers}) is more than max_speakers ({max_speakers}).")
-    granularities = _granularities(timestamps)
+    granularities = timestamp_granularities(timestamps)
     form: dict[str, str | list[str]] = {"model": model}
     if language is not None:
         form["language"] = language
@@ -277,52 +264,6 @@ def build_transcription_form(
     return form
 
 
-_WORD_FIELDS = frozenset({"word", "start", "end", "speaker", "speaker_id", "id", "probability"})
-_SEGMENT_FIELDS = frozenset(TranscriptionSegment.model_fields) | {"speaker_id"}
-
-
-def _word(item: Mapping[str, Any]) -> TranscriptionWord:
-    return TranscriptionWord.model_validate({k: v for k, v in item.items() if k in _WORD_FIELDS})
-
-
-def _segment(item: Mapping[str, Any]) -> TranscriptionSegment:
-    fields = {k: v for k, v in item.items() if k in _SEGMENT_FIELDS and k != "words"}
-    fields["words"] = [_word(w) for w in item.get("words") or () if isinstance(w, Mapping)]
-    return TranscriptionSegment.model_validate(fields)
-
-
-def parse_transcription(
-    data: Any,
-    *,
-    provider: str,
-    model: str,
-    task: Literal["transcribe", "translate"],
-    duration: float | None = None,
-) -> Transcription:
-    """A ``json`` or ``verbose_json`` answer as a :class:`Transcription` (``duration`` is used when the
-    answer has none). Fields polyface does not model are kept in ``raw`` only."""
-    if not isinstance(data, Mapping) or not isinstance(data.get("text"), str):
-        raise ProviderUnavailable(
-            f"the {task} answer has no text: {str(data)[:200]!r}", provider="Together AI"
-        )
-    seconds = data.get("duration")
-    seconds = float(seconds) if isinstance(seconds, int | float) else duration
-    answered_task = data.get("task")
-    return Transcription(
-        provider=provider,
-        model=model,
-        text=data["text"],
-        task=answered_task if answered_task in ("transcribe", "translate") else task,
-        language=data.get("language") if isinstance(data.get("language"), str) else None,
-        duration=seconds,
-        segments=[_segment(s) for s in data.get("segments") or () if isinstance(s, Mapping)],
-        words=[_word(w) for w in data.get("words") or () if isinstance(w, Mapping)],
-        speaker_segments=[_segment(s) for s in data.get("speaker_segments") or () if isinstance(s, Mapping)],
-        usage=Usage(audio_seconds=seconds or 0.0),
-        raw=dict(data),
-    )
-
-
 def _upload(audio: AudioInput) -> tuple[Any, float | None]:
     """The ``files`` argument for httpx, and the audio's duration when it can be read locally."""
     from polyface.media import acoustics
@@ -334,47 +275,6 @@ def _upload(audio: AudioInput) -> tuple[Any, float | None]:
 
 
 # ---- streams -----------------------------------------------------------------------------------------
-
-
-class SpeechStream(Stream[SpeechChunk]):
-    """``for chunk in stream`` yields :class:`SpeechChunk` as audio arrives; the last (empty) chunk is
-    ``final`` and carries usage and cost. ``stream.response()`` joins everything into a
-    :class:`SpeechResponse`. ``break``, :meth:`close` or leaving a ``with`` block closes the connection."""
-
-    def __init__(self, chunks: Iterator[SpeechChunk], *, provider: str, model: str, voice: str) -> None:
-        super().__init__(chunks)
-        self._provider, self._model, self._voice = provider, model, voice
-        self.received: list[SpeechChunk] = []
-
-    def _add(self, piece: SpeechChunk) -> SpeechChunk:
-        self.received.append(piece)
-        return piece
-
-    def response(self) -> SpeechResponse:
-        """Read the rest of the stream and return all of its audio as one raw :class:`SpeechResponse`."""
-        self.until_done()
-        return SpeechResponse.from_chunks(
-            self.received, provider=self._provider, model=self._model, voice=self._voice
-        )
-
-
-class AsyncSpeechStream(AsyncStream[SpeechChunk]):
-    """The async twin of :class:`SpeechStream`: ``async for chunk in stream``."""
-
-    def __init__(self, chunks: AsyncIterator[SpeechChunk], *, provider: str, model: str, voice: str) -> None:
-        super().__init__(chunks)
-        self._provider, self._model, self._voice = provider, model, voice
-        self.received: list[SpeechChunk] = []
-
-    def _add(self, piece: SpeechChunk) -> SpeechChunk:
-        self.received.append(piece)
-        return piece
-
-    async def response(self) -> SpeechResponse:
-        await self.until_done()
-        return SpeechResponse.from_chunks(
-            self.received, provider=self._provider, model=self._model, voice=self._voice
-        )
 
 
 # ---- the capability ------------------------------------------------------------------------------------
@@ -629,7 +529,7 @@ class TogetherAudio:
     ) -> Transcription:
         try:
             return parse_transcription(
-                data, provider=self._provider, model=model, task=task, duration=duration
+                data, provider=self._provider, model=model, task=task, duration=duration, vendor=self._display
             )
         except ProviderUnavailable:
             raise
@@ -777,7 +677,9 @@ class TogetherAudio:
 
 __all__ = [
     "AsyncSpeechStream",
+    "Granularity",
     "SpeechStream",
+    "Timestamps",
     "TogetherAudio",
     "build_speech_request",
     "build_transcription_form",

@@ -1,46 +1,27 @@
 """Together embeddings (``POST /embeddings``, OpenAI-style) and reranking (``POST /rerank``).
 
-``embed`` sends all inputs in one request unless ``batch_size=`` asks for smaller ones (Together's spec
-sets no limit of inputs per request); batches are merged back in input order. ``rerank`` takes texts or
-JSON objects (ranked by ``rank_fields``) and returns results most relevant first.
+``embed`` (from :class:`~polyface.providers._base.embeddings.OpenAIStyleEmbeddings`) sends all inputs in one
+request unless ``batch_size=`` asks for smaller ones (Together's spec sets no limit of inputs per request);
+batches are merged back in input order. ``rerank`` takes texts or JSON objects (ranked by ``rank_fields``)
+and returns results most relevant first.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from polyface.errors import InvalidArgument, ServerError
-from polyface.providers._base.config import ProviderConfig
-from polyface.types.embeddings import EmbeddingsResponse, RerankResponse, RerankResult
+from polyface.errors import InvalidArgument
+from polyface.providers._base.embeddings import OpenAIStyleEmbeddings, check_options
+from polyface.types.embeddings import RerankResponse, RerankResult
 from polyface.types.usage import Usage
 from polyface.wire import openai_embeddings as wire
-
-if TYPE_CHECKING:
-    import httpx
 
 Document = str | Mapping[str, Any]
 """A document to rerank: its text, or a JSON object (Together ranks the fields named by ``rank_fields``)."""
 
-_FORMAT_HINT = "The answer was not in the documented shape; try again, or report it if it persists."
-
 
 # ---- pure: requests ---------------------------------------------------------------------------------------
-def _check_options(options: Mapping[str, Any], *, what: str) -> dict[str, Any]:
-    """``extra_body`` (sent as is); any other unknown keyword fails before anything is sent."""
-    unknown = sorted(name for name in options if name != "extra_body")
-    if unknown:
-        raise InvalidArgument(
-            f"Together {what} does not take {', '.join(repr(n) for n in unknown)}; "
-            "pass vendor-specific fields with extra_body={...}."
-        )
-    extra = options.get("extra_body") or {}
-    if not isinstance(extra, Mapping):
-        raise InvalidArgument("extra_body must be a dict of fields to send as they are.")
-    return dict(extra)
-
-
 def rerank_body(
     model: str,
     query: str,
@@ -128,122 +109,11 @@ def parse_rerank_response(data: Any, *, provider: str, model: str, documents: in
 
 # ---- the capability -------------------------------------------------------------------------------------
 
-MAX_CONCURRENT_BATCHES = 8
-"""Batches of one ``aembed`` call in flight at once."""
 
-
-class TogetherEmbeddings:
+class TogetherEmbeddings(OpenAIStyleEmbeddings):
     """``adapter.embeddings``: vectors for texts (``embed``) and documents ranked by a query (``rerank``)."""
 
-    embeddings_path = "/embeddings"
     rerank_path = "/rerank"
-
-    def __init__(self, config: ProviderConfig) -> None:
-        self.config = config
-        self._provider = config.info.name
-        self._display = config.info.display_name
-
-    def _format_error(self, exc: wire.EmbeddingsFormatError) -> ServerError:
-        return ServerError(f"the answer could not be read: {exc}", provider=self._display, hint=_FORMAT_HINT)
-
-    def _json(self, response: httpx.Response) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise self._format_error(wire.EmbeddingsFormatError("the body is not JSON")) from None
-
-    def _tokens(self, inputs: Sequence[str]) -> int:
-        return wire.estimate_tokens(inputs) if self.config.limiter.enabled else 0
-
-    # ---- embed ---------------------------------------------------------------------------------------
-    def _plan(
-        self, model: str, inputs: str | Sequence[str], batch_size: int | None, options: Mapping[str, Any]
-    ) -> list[dict[str, Any]]:
-        extra = _check_options(options, what="embeddings")
-        texts = wire.normalize_inputs(inputs, provider=self._display)
-        return [wire.embeddings_body(model, batch, extra) for batch in wire.batches(texts, batch_size)]
-
-    def _parse(self, data: Any, body: Mapping[str, Any]) -> EmbeddingsResponse:
-        try:
-            return wire.parse_embeddings_response(
-                data, provider=self._provider, model=body["model"], expected=len(body["input"])
-            )
-        except wire.EmbeddingsFormatError as exc:
-            raise self._format_error(exc) from None
-
-    @staticmethod
-    def _finish(call: Any, reply: EmbeddingsResponse | RerankResponse) -> None:
-        call.finish(response_model=reply.model, input_tokens=reply.usage.input_tokens, cost=reply.cost)
-
-    def embed(
-        self,
-        *,
-        model: str,
-        inputs: str | Sequence[str],
-        batch_size: int | None = None,
-        timeout: float | None = None,
-        **options: Any,
-    ) -> EmbeddingsResponse:
-        """One vector per input, in input order, with usage (tokens) and cost.
-
-        ``inputs``: a string or a list of strings (sent in one request; ``batch_size=`` splits them into
-        several, merged in order). ``extra_body={...}`` sends further fields as they are.
-        """
-        bodies = self._plan(model, inputs, batch_size, options)
-        with self.config.telemetry.call("embeddings", model) as call:
-            parts = []
-            for body in bodies:
-                response = self.config.http.request(
-                    "POST",
-                    self.embeddings_path,
-                    json=body,
-                    timeout=timeout,
-                    tokens=self._tokens(body["input"]),
-                )
-                parts.append(self._parse(self._json(response), body))
-            reply = wire.merge(parts)
-            if wire.usage_reported(reply.raw):
-                reply.cost = self.config.catalog.cost(model, reply.usage)
-            self._finish(call, reply)
-        return reply
-
-    async def aembed(
-        self,
-        *,
-        model: str,
-        inputs: str | Sequence[str],
-        batch_size: int | None = None,
-        timeout: float | None = None,
-        **options: Any,
-    ) -> EmbeddingsResponse:
-        """The async twin of :meth:`embed`; up to ``MAX_CONCURRENT_BATCHES`` batches are in flight at once
-        (the rate limit still applies), and the first failure cancels the rest."""
-        bodies = self._plan(model, inputs, batch_size, options)
-        gate = asyncio.Semaphore(MAX_CONCURRENT_BATCHES)
-
-        async def one(body: dict[str, Any]) -> EmbeddingsResponse:
-            async with gate:
-                response = await self.config.http.arequest(
-                    "POST",
-                    self.embeddings_path,
-                    json=body,
-                    timeout=timeout,
-                    tokens=self._tokens(body["input"]),
-                )
-            return self._parse(self._json(response), body)
-
-        with self.config.telemetry.call("embeddings", model) as call:
-            try:
-                async with asyncio.TaskGroup() as group:
-                    tasks = [group.create_task(one(body)) for body in bodies]
-            except* Exception as failures:
-                raise failures.exceptions[0] from None
-            parts = [task.result() for task in tasks]
-            reply = wire.merge(parts)
-            if wire.usage_reported(reply.raw):
-                reply.cost = await self.config.catalog.acost(model, reply.usage)
-            self._finish(call, reply)
-        return reply
 
     # ---- rerank --------------------------------------------------------------------------------------
     def _rerank_body(
@@ -256,7 +126,7 @@ class TogetherEmbeddings:
         rank_fields: Sequence[str] | None,
         options: Mapping[str, Any],
     ) -> dict[str, Any]:
-        extra = _check_options(options, what="rerank")
+        extra = check_options(options, provider=self._display, what="rerank")
         return rerank_body(
             model,
             query,

@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import hashlib
 import os
-import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -33,16 +30,20 @@ from polyface.errors import Conflict, InvalidArgument, ProviderError
 from polyface.providers._base.config import ProviderConfig
 from polyface.providers._base.errors import transport_error
 from polyface.providers._base.secrets import redact
+from polyface.providers._base.uploads import (
+    Payload,
+    UploadBar,
+    UploadProgress,
+    read_payload,
+)
+from polyface.providers._base.uploads import upload_name as shared_upload_name
 from polyface.types._base import PolyfaceModel
 
 FilePurpose = Literal[
     "fine-tune", "eval", "eval-sample", "eval-output", "eval-summary", "batch-generated", "batch-api"
 ]
 FileType = Literal["jsonl", "csv", "parquet"]
-UploadProgress = Callable[[int, int], None]
-"""Called with (bytes sent, total bytes) as an upload goes."""
 
-CHUNK_SIZE = 1 << 20
 PURPOSES: frozenset[str] = frozenset(
     {"fine-tune", "eval", "eval-sample", "eval-output", "eval-summary", "batch-generated", "batch-api"}
 )
@@ -90,89 +91,9 @@ def parse_file_list(data: Any) -> list[TogetherFile]:
     return [parse_file(item) for item in items or () if isinstance(item, dict)]
 
 
-@dataclass(frozen=True)
-class _Payload:
-    """What to upload: a file on disk (streamed) or bytes in memory."""
-
-    path: Path | None
-    data: bytes | None
-    size: int
-    sha256: str
-
-    def chunks(self) -> Iterator[bytes]:
-        if self.data is not None:
-            for start in range(0, len(self.data), CHUNK_SIZE):
-                yield self.data[start : start + CHUNK_SIZE]
-            return
-        assert self.path is not None
-        with self.path.open("rb") as stream:
-            while chunk := stream.read(CHUNK_SIZE):
-                yield chunk
-
-
-def _payload(file: str | os.PathLike[str] | bytes | IO[bytes]) -> tuple[_Payload, str | None]:
-    """The upload's bytes (path streamed from disk) with its checksum, and its natural name if any."""
-    if isinstance(file, bytes | bytearray):
-        data = bytes(file)
-        return _Payload(None, data, len(data), hashlib.sha256(data).hexdigest()), None
-    if isinstance(file, str | os.PathLike):
-        path = Path(file)
-        if not path.is_file():
-            raise InvalidArgument(f"{str(path)!r} is not a file; pass the path of the file to upload.")
-        digest = hashlib.sha256()
-        with path.open("rb") as stream:
-            while chunk := stream.read(CHUNK_SIZE):
-                digest.update(chunk)
-        return _Payload(path, None, path.stat().st_size, digest.hexdigest()), path.name
-    if hasattr(file, "read"):
-        data = file.read()
-        if not isinstance(data, bytes):
-            raise InvalidArgument("open the file in binary mode ('rb') to upload it.")
-        name = getattr(file, "name", None)
-        return _Payload(None, data, len(data), hashlib.sha256(data).hexdigest()), (
-            Path(name).name if isinstance(name, str) else None
-        )
-    raise InvalidArgument(f"upload a path, bytes or a binary file object, not {type(file).__name__}.")
-
-
 def upload_name(natural: str | None, sha256: str, file_type: str) -> str:
     """The content-addressed name an upload gets: ``<stem>-<sha256[:16]><suffix>``."""
-    stem, suffix = "polyface", f".{file_type}"
-    if natural:
-        path = Path(natural)
-        stem, suffix = path.stem or stem, path.suffix or suffix
-        if stem.endswith(sha256[:16]):
-            return natural
-    return f"{stem}-{sha256[:16]}{suffix}"
-
-
-class _Bar:
-    """Upload progress: a callback, a Rich bar on a terminal, or nothing."""
-
-    def __init__(self, progress: bool | UploadProgress, total: int, title: str) -> None:
-        self.callback = progress if callable(progress) else None
-        self.total = total
-        self.sent = 0
-        self.bar: Any = None
-        if progress is True and sys.stderr.isatty():
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-
-            self.bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()
-            )
-            self.task = self.bar.add_task(title, total=total)
-            self.bar.start()
-
-    def advance(self, n: int) -> None:
-        self.sent += n
-        if self.callback is not None:
-            self.callback(self.sent, self.total)
-        if self.bar is not None:
-            self.bar.update(self.task, completed=self.sent)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+    return shared_upload_name(natural, sha256, f".{file_type}")
 
 
 class TogetherFiles:
@@ -209,8 +130,8 @@ class TogetherFiles:
         filename: str | None,
         purpose: str,
         file_type: str | None,
-    ) -> tuple[_Payload, dict[str, str]]:
-        payload, natural = _payload(file)
+    ) -> tuple[Payload, dict[str, str]]:
+        payload, natural = read_payload(file)
         if payload.size == 0:
             raise InvalidArgument("the file is empty; there is nothing to upload.")
         kind = file_type or FILE_TYPES.get(Path(filename or natural or "").suffix.lower(), "jsonl")
@@ -242,7 +163,7 @@ class TogetherFiles:
         )
 
     # ---- the presigned PUT (no Together credentials) ------------------------------------------------
-    def _put_request(self, url: str, payload: _Payload, content: Any) -> httpx.Request:
+    def _put_request(self, url: str, payload: Payload, content: Any) -> httpx.Request:
         from polyface._version import __version__
 
         headers = {
@@ -267,13 +188,13 @@ class TogetherFiles:
             hint="Try the upload again; a presigned URL expires after a while.",
         )
 
-    def _put(self, url: str, payload: _Payload, progress: bool | UploadProgress) -> None:
+    def _put(self, url: str, payload: Payload, progress: bool | UploadProgress) -> None:
         retry = self.config.retry
         attempt = 0
         while True:
-            bar = _Bar(progress, payload.size, "upload")
+            bar = UploadBar(progress, payload.size, "upload")
 
-            def body(bar: _Bar = bar) -> Iterator[bytes]:
+            def body(bar: UploadBar = bar) -> Iterator[bytes]:
                 for chunk in payload.chunks():
                     yield chunk
                     bar.advance(len(chunk))
@@ -297,13 +218,13 @@ class TogetherFiles:
             time.sleep(delay)
             attempt += 1
 
-    async def _aput(self, url: str, payload: _Payload, progress: bool | UploadProgress) -> None:
+    async def _aput(self, url: str, payload: Payload, progress: bool | UploadProgress) -> None:
         retry = self.config.retry
         attempt = 0
         while True:
-            bar = _Bar(progress, payload.size, "upload")
+            bar = UploadBar(progress, payload.size, "upload")
 
-            async def body(bar: _Bar = bar) -> AsyncIterator[bytes]:
+            async def body(bar: UploadBar = bar) -> AsyncIterator[bytes]:
                 for chunk in payload.chunks():
                     yield chunk
                     bar.advance(len(chunk))

@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import math
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from polyface.errors import InvalidArgument, ProviderUnavailable
+from polyface.media.voice_match import (
+    FEATURE_WEIGHTS,
+    MATCH_PHRASE,
+    check_limit,
+    compare,
+    measure_target,
+    rank,
+)
 from polyface.providers._base.config import ProviderConfig
 from polyface.types.voice import Voice, VoiceMatch, VoiceProfile
 
@@ -28,19 +35,6 @@ if TYPE_CHECKING:
     from polyface.providers.together.audio import TogetherAudio
 
 VOICES_PATH: Final = "/voices"
-
-MATCH_PHRASE: Final = "Hello there! My name is Alex, and I love long walks on quiet evenings."
-"""What each preset voice says to be measured (varied vowels, a few seconds long)."""
-
-FEATURE_WEIGHTS: Final[Mapping[str, float]] = {
-    "pitch": 2.0,
-    "speaking_rate": 1.0,
-    "spectral_centroid": 1.0,
-    "pitch_range": 0.5,
-    "spectral_tilt": 0.5,
-}
-"""How much each feature counts in the distance (pitch is what listeners notice first). The features are
-first scaled so that 1.0 is a clearly audible step (see :meth:`VoiceProfile.differences`)."""
 
 _KNOWN: weakref.WeakKeyDictionary[ProviderConfig, dict[str, builtins.list[str]]] = weakref.WeakKeyDictionary()
 
@@ -78,72 +72,6 @@ def parse_voices(data: Any, *, provider: str) -> builtins.list[Voice]:
                 )
             )
     return voices
-
-
-def compare(
-    target: VoiceProfile, candidate: VoiceProfile, weights: Mapping[str, float] = FEATURE_WEIGHTS
-) -> tuple[float | None, str]:
-    """(weighted RMS distance, explanation) of ``candidate`` against ``target``; distance None when the two
-    share no measured feature. The explanation reads "<preset> vs <target>" per feature."""
-    diffs = target.differences(candidate)
-    used = {name: d for name, d in diffs.items() if weights.get(name, 0.0) > 0}
-    if not used:
-        return None, "no acoustic feature could be measured in both"
-    total = sum(weights[name] for name in used)
-    distance = math.sqrt(sum(weights[name] * d * d for name, d in used.items()) / total)
-    parts: builtins.list[str] = []
-    if "pitch" in used:
-        assert target.pitch_hz is not None and candidate.pitch_hz is not None
-        semitones = 12 * math.log2(candidate.pitch_hz / target.pitch_hz)
-        step = f"{semitones:+.1f}".replace("-0.0", "+0.0")
-        parts.append(f"pitch {candidate.pitch_hz:.0f} Hz vs {target.pitch_hz:.0f} Hz ({step} st)")
-    if "speaking_rate" in used:
-        parts.append(f"rate {candidate.speaking_rate:.1f} vs {target.speaking_rate:.1f} syl/s")
-    if "spectral_centroid" in used:
-        parts.append(
-            f"brightness {candidate.spectral_centroid_hz:.0f} Hz vs {target.spectral_centroid_hz:.0f} Hz"
-        )
-    if "pitch_range" in used:
-        parts.append(
-            f"pitch range {candidate.pitch_range_semitones:.1f} vs {target.pitch_range_semitones:.1f} st"
-        )
-    if "spectral_tilt" in used:
-        parts.append(
-            f"tilt {candidate.spectral_tilt_db_per_octave:.1f} vs "
-            f"{target.spectral_tilt_db_per_octave:.1f} dB/oct"
-        )
-    return distance, ", ".join(parts)
-
-
-def _ranked(
-    target: VoiceProfile,
-    candidates: Iterable[tuple[Voice, VoiceProfile]],
-    limit: int,
-    weights: Mapping[str, float],
-) -> builtins.list[VoiceMatch]:
-    matches: builtins.list[VoiceMatch] = []
-    for voice, profile in candidates:
-        distance, explanation = compare(target, profile, weights)
-        if distance is None:
-            continue
-        matches.append(
-            VoiceMatch(
-                voice=voice.model_copy(update={"profile": profile}),
-                score=1.0 / (1.0 + distance),
-                distance=distance,
-                explanation=f"nearest preset, not a clone: {explanation}",
-            )
-        )
-    matches.sort(key=lambda m: (m.distance if m.distance is not None else math.inf, m.voice.id))
-    return matches[:limit]
-
-
-def _check_target(profile: VoiceProfile) -> VoiceProfile:
-    if profile.pitch_hz is None and profile.speaking_rate is None:
-        raise InvalidArgument(
-            "no voiced speech was found in the samples (silence or noise?); record a few seconds of speech."
-        )
-    return profile
 
 
 class TogetherVoice:
@@ -226,14 +154,6 @@ class TogetherVoice:
             voices = [v for v in voices if v.id in set(only)]
         return model, voices
 
-    @staticmethod
-    def _target(target: VoiceProfile | AudioInput | Sequence[AudioInput]) -> VoiceProfile:
-        if isinstance(target, VoiceProfile):
-            return _check_target(target)
-        from polyface.media import acoustics
-
-        return _check_target(acoustics.measure(target))
-
     def profile(self, model: str, voice: str, *, phrase: str = MATCH_PHRASE) -> VoiceProfile:
         """The measured profile of a preset voice (synthesised once per (model, voice), then cached)."""
         key = (model, voice)
@@ -281,12 +201,11 @@ class TogetherVoice:
         ``explanation`` such as "pitch 182 Hz vs 175 Hz (+0.7 st), rate 4.1 vs 3.9 syl/s, ..." (preset
         vs target). Speaking a phrase costs what a speech call costs; profiles are cached per instance.
         """
-        if limit < 1:
-            raise InvalidArgument(f"limit must be 1 or more (got {limit}).")
-        measured = self._target(target)
+        check_limit(limit)
+        measured = measure_target(target)
         chosen_model, candidates = self._candidates(self.list(), model, voices)
         pairs = [(v, self.profile(chosen_model, v.id, phrase=phrase)) for v in candidates]
-        return _ranked(measured, pairs, limit, weights)
+        return rank(measured, pairs, limit, weights)
 
     async def amatch(
         self,
@@ -300,9 +219,8 @@ class TogetherVoice:
         concurrency: int = 4,
     ) -> builtins.list[VoiceMatch]:
         """The async twin of :meth:`match` (presets are synthesised ``concurrency`` at a time)."""
-        if limit < 1:
-            raise InvalidArgument(f"limit must be 1 or more (got {limit}).")
-        measured = await asyncio.to_thread(self._target, target)
+        check_limit(limit)
+        measured = await asyncio.to_thread(measure_target, target)
         chosen_model, candidates = self._candidates(await self.alist(), model, voices)
         gate = asyncio.Semaphore(max(1, concurrency))
 
@@ -311,7 +229,7 @@ class TogetherVoice:
                 return voice, await self.aprofile(chosen_model, voice.id, phrase=phrase)
 
         pairs = await asyncio.gather(*(one(v) for v in candidates))
-        return _ranked(measured, pairs, limit, weights)
+        return rank(measured, pairs, limit, weights)
 
 
 __all__ = ["FEATURE_WEIGHTS", "MATCH_PHRASE", "TogetherVoice", "compare", "known_voices", "parse_voices"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from polyface.testing.fake_together.core import FakeServer
 
 
@@ -10,3 +12,9 @@ class FakeOpenAI(FakeServer):
 
     vendor = "OpenAI"
     default_api_key = "sk-fake-openai-0123456789abcdef"
+
+    @classmethod
+    def default_catalog(cls) -> list[dict[str, Any]]:
+        from polyface.testing.fake_openai.chat import default_models
+
+        return default_models()

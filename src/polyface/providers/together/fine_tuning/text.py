@@ -35,21 +35,21 @@ from polyface.providers._base.download import (
     download_url,
     write_atomically,
 )
-from polyface.providers._base.jobs import Job, _Display
+from polyface.providers._base.fine_tune_job import FineTuneJobHandle
 from polyface.providers._base.secrets import register as register_secret
 from polyface.training.text_dataset import DatasetSource, TextDataset, load_text_dataset
 from polyface.types.fine_tuning import (
     FineTuneCheckpoint,
     FineTuneEvent,
     FineTuneJobInfo,
-    FineTuneStatus,
     Hyperparameters,
     LoRAConfig,
     PriceEstimate,
 )
 
 if TYPE_CHECKING:
-    from polyface.providers.together.files import TogetherFile, TogetherFiles, UploadProgress
+    from polyface.providers._base.uploads import UploadProgress
+    from polyface.providers.together.files import TogetherFile, TogetherFiles
 
 PROVIDER = "together"
 CheckpointKind = Literal["adapter", "merged"]
@@ -360,11 +360,11 @@ def _check_job_id(job_id: str) -> str:
 # ---- the job handle -------------------------------------------------------------------------------------
 
 
-class TogetherFineTuneJob(Job[FineTuneJobInfo]):
-    """A Together fine-tuning job. ``wait()``/``async_wait()`` poll it; the rest have ``a``-prefixed twins."""
+class TogetherFineTuneJob(FineTuneJobHandle):
+    """A Together fine-tuning job. ``wait()``/``async_wait()`` poll it; the rest have ``a``-prefixed twins.
 
-    poll_interval = 5.0
-    max_poll_interval = 30.0
+    Status, progress, events, checkpoints and cancel come from :class:`FineTuneJobHandle`; Together adds the
+    weight download and the output name known from the start."""
 
     def __init__(
         self,
@@ -375,69 +375,10 @@ class TogetherFineTuneJob(Job[FineTuneJobInfo]):
         estimate: PriceEstimate | None = None,
         training_file: TogetherFile | None = None,
     ) -> None:
-        super().__init__(PROVIDER, job_id, info)
-        self._owner = owner
-        self.estimate = estimate if estimate is not None else (info.estimate if info else None)
+        super().__init__(PROVIDER, owner, job_id, info, estimate=estimate)
+        self._together = owner
         self.training_file = training_file
         """The uploaded training file (when this handle started the job)."""
-        self._events_shown = 0
-
-    # ---- Job hooks --------------------------------------------------------------------------------
-    def _fetch(self) -> FineTuneJobInfo:
-        return self._owner._retrieve(self.id, self.estimate)
-
-    async def _afetch(self) -> FineTuneJobInfo:
-        return await self._owner._aretrieve(self.id, self.estimate)
-
-    def _status(self, info: FineTuneJobInfo) -> str:
-        return info.status
-
-    def _done(self, info: FineTuneJobInfo) -> bool:
-        return info.done
-
-    def _succeeded(self, info: FineTuneJobInfo) -> bool:
-        return info.succeeded
-
-    def _fraction(self, info: FineTuneJobInfo) -> float | None:
-        return info.progress
-
-    def _after_poll(
-        self, info: FineTuneJobInfo, display: _Display, deadline: float | None, interval: float
-    ) -> bool:
-        # On a terminal, print the job's new events above the progress bar as they arrive.
-        if display.bar is not None:
-            for event in info.events[self._events_shown :]:
-                display.bar.console.print(event.message, markup=False, highlight=False)
-        self._events_shown = len(info.events)
-        return super()._after_poll(info, display, deadline, interval)
-
-    def _failure_reason(self, info: FineTuneJobInfo) -> str | None:
-        if info.status == "cancelled":
-            return "the job was cancelled"
-        return info.error
-
-    # ---- what a caller reads ---------------------------------------------------------------------------
-    def _info(self) -> FineTuneJobInfo:
-        if self.info is None:
-            self.refresh()
-        assert self.info is not None
-        return self.info
-
-    @property
-    def status(self) -> FineTuneStatus:
-        """polyface's status at the last refresh: Together's ``completed`` is ``"succeeded"``, ``error`` and
-        ``user_error`` are ``"failed"``; an unknown word is ``"unknown"`` (see :attr:`raw_status`)."""
-        return self._info().status
-
-    @property
-    def raw_status(self) -> str | None:
-        """Together's own status word at the last refresh (``completed``, ``user_error``...)."""
-        return self._info().raw_status
-
-    @property
-    def result_model(self) -> str | None:
-        """The model to call once the job completed: ``adapter.text.generate(model=job.result_model)``."""
-        return self._info().result_model
 
     @property
     def output_name(self) -> str | None:
@@ -445,40 +386,13 @@ class TogetherFineTuneJob(Job[FineTuneJobInfo]):
         name = self._info().raw.get("model_output_name")
         return str(name) if name else None
 
-    @property
-    def estimated_cost(self) -> float | None:
-        """USD the job was estimated at before it started (None for a re-attached job)."""
-        return self.estimate.total_usd if self.estimate is not None else None
-
-    # ---- actions ------------------------------------------------------------------------------------
-    def events(self) -> builtins.list[FineTuneEvent]:
-        return self._owner._events(self.id)
-
-    async def aevents(self) -> builtins.list[FineTuneEvent]:
-        return await self._owner._aevents(self.id)
-
-    def checkpoints(self) -> builtins.list[FineTuneCheckpoint]:
-        return self._owner._checkpoints(self.id)
-
-    async def acheckpoints(self) -> builtins.list[FineTuneCheckpoint]:
-        return await self._owner._acheckpoints(self.id)
-
-    def cancel(self) -> FineTuneJobInfo:
-        """Ask Together to stop the job (it may pass through ``cancel_requested`` first)."""
-        self.info = self._owner.cancel(self.id)
-        return self.info
-
-    async def acancel(self) -> FineTuneJobInfo:
-        self.info = await self._owner.acancel(self.id)
-        return self.info
-
     def download(self, path: str | os.PathLike[str], *, checkpoint: CheckpointKind = "merged") -> Path:
         """Save the trained weights (a ``.tar.zst`` archive) to ``path`` (a file, or a folder to put it in).
         ``checkpoint="adapter"`` gets only the LoRA adapter, ``"merged"`` the full merged model."""
-        return self._owner.download(self.id, path, checkpoint=checkpoint)
+        return self._together.download(self.id, path, checkpoint=checkpoint)
 
     async def adownload(self, path: str | os.PathLike[str], *, checkpoint: CheckpointKind = "merged") -> Path:
-        return await self._owner.adownload(self.id, path, checkpoint=checkpoint)
+        return await self._together.adownload(self.id, path, checkpoint=checkpoint)
 
 
 # ---- the capability ----------------------------------------------------------------------------------------
