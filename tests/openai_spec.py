@@ -38,12 +38,9 @@ OPENAI = OpenAIVendorSpec(
     name="OpenAI",
     path=Path(os.environ.get("OPENAI_OPENAPI_SPEC") or SPECS / "openai-openapi.json"),
     host="https://api.openai.com",
-    # Documented (addUploadPart, a multipart `data` part), but spec_check's multipart checker looks operations
-    # up by literal path, so the templated /uploads/{upload_id}/parts is not found; allowed by pattern here.
     # listPaginatedFineTuningJobs (GET /fine_tuning/jobs) is documented too, but its `metadata` query
     # parameter has `type: [object, null]`, on which openapi-core crashes (TypeError) for any request.
     undocumented_requests=(
-        ("POST", r"/v1/uploads/upload_[A-Za-z0-9]+/parts"),
         ("GET", r"/v1/fine_tuning/jobs"),
     ),
 )

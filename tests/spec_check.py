@@ -130,8 +130,17 @@ class VendorSpec:
         return _SpecRequest(req, self.host, self.spec_path(req.path))
 
     def _operation(self, req: RecordedRequest) -> Any:
+        """The spec's operation for ``req``: by literal path, else by a templated one (``/x/{id}/y``)."""
         documented = self.spec_path(req.path).removeprefix(self.prefix)
-        return self.loaded.document["paths"].get(documented, {}).get(req.method.lower())
+        paths = self.loaded.document["paths"]
+        item = paths.get(documented)
+        if item is None:
+            for template, candidate in paths.items():
+                pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+                if re.fullmatch(pattern, documented):
+                    item = candidate
+                    break
+        return (item or {}).get(req.method.lower())
 
     # ---- requests ---------------------------------------------------------------------------------------
     def request_problems(self, req: RecordedRequest) -> list[str]:
