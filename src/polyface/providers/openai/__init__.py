@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from polyface.providers.openai.files import OpenAIFiles
     from polyface.providers.openai.image import OpenAIImage
     from polyface.providers.openai.text import OpenAIText
+    from polyface.providers.openai.voice import OpenAIVoice
 
 VIDEO = "OpenAI retired its Sora video API in 2026, so polyface offers no OpenAI video generation"
 
@@ -33,7 +34,7 @@ class OpenAIAdapter(Adapter):
     image: Capability[OpenAIImage] = Capability("polyface.providers.openai.image:OpenAIImage")
     audio: Capability[OpenAIAudio] = Capability("polyface.providers.openai.audio:OpenAIAudio")
     video: Capability[Any] = Capability(None, reason=VIDEO, offered_by=("together", "local"))
-    voice: Capability[Any] = Capability("polyface.providers.openai.voice:OpenAIVoice")
+    voice: Capability[OpenAIVoice] = Capability("polyface.providers.openai.voice:OpenAIVoice")
     files: Capability[OpenAIFiles] = Capability("polyface.providers.openai.files:OpenAIFiles")
 
     config: OpenAIConfig
