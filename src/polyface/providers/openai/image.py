@@ -9,8 +9,6 @@ endpoint: the way to keep a persona's look (``input_fidelity="high"`` keeps face
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -21,6 +19,7 @@ from polyface.errors import InvalidArgument, ServerError
 from polyface.providers._base.config import ProviderConfig
 from polyface.types.image import GeneratedImage, ImageResponse
 from polyface.types.usage import Usage
+from polyface.wire.openai_images import ImageFormatError, image_from_item, image_items, sniff_image_mime
 
 if TYPE_CHECKING:
     import httpx
@@ -56,24 +55,7 @@ _FORMAT_HINT = "The answer was not in the documented shape; try again, or report
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
 
 
-class ImageFormatError(ValueError):
-    """The vendor's answer does not have the shape of an image response."""
-
-
 # ---- pure: requests ---------------------------------------------------------------------------------------
-def sniff_image_mime(data: bytes) -> str | None:
-    """The image type of ``data`` from its signature (PNG, JPEG, WebP, GIF), else None."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    return None
-
-
 def family(model: str) -> str:
     """``gpt-image`` (every GPT image model), ``dall-e-3``, ``dall-e-2``, or ``other``."""
     name = model.lower()
@@ -410,33 +392,23 @@ def image_usage(data: Mapping[str, Any], images: int) -> Usage:
 
 def parse_image_response(data: Any, *, provider: str, model: str, body: Mapping[str, Any]) -> ImageResponse:
     """An :class:`ImageResponse` from OpenAI's answer to ``body`` (images in answer order)."""
-    if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
-        raise ImageFormatError("the answer has no 'data' list of images")
+    items = image_items(data)
     fmt = str(data.get("output_format") or body.get("output_format") or "png")
     width, height = _dimensions(data.get("size") or body.get("size"))
     images: list[GeneratedImage] = []
-    for position, item in enumerate(data["data"]):
-        if not isinstance(item, Mapping):
-            raise ImageFormatError(f"data[{position}] is not an object")
-        b64, url = item.get("b64_json"), item.get("url")
-        revised = item.get("revised_prompt") if isinstance(item.get("revised_prompt"), str) else None
-        common: dict[str, Any] = {
-            "index": position,
-            "width": width,
-            "height": height,
-            "revised_prompt": revised,
-        }
-        if isinstance(b64, str) and b64:
-            try:
-                head = base64.b64decode(b64[:24] + "=" * (-len(b64[:24]) % 4))
-            except (binascii.Error, ValueError):
-                raise ImageFormatError(f"data[{position}].b64_json is not base64") from None
-            mime = sniff_image_mime(head) or f"image/{fmt}"
-            images.append(GeneratedImage(b64_json=b64, mime_type=mime, **common))
-        elif isinstance(url, str) and url:
-            images.append(GeneratedImage(url=url, mime_type=f"image/{fmt}", **common))
-        else:
-            raise ImageFormatError(f"data[{position}] holds neither b64_json nor url")
+    for position, item in enumerate(items):
+        revised = item.get("revised_prompt") if isinstance(item, Mapping) else None
+        images.append(
+            image_from_item(
+                item,
+                position,
+                fmt,
+                index=position,
+                width=width,
+                height=height,
+                revised_prompt=revised if isinstance(revised, str) else None,
+            )
+        )
     created = data.get("created")
     return ImageResponse(
         provider=provider,

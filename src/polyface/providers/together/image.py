@@ -20,6 +20,7 @@ from polyface.errors import InvalidArgument, ServerError
 from polyface.providers._base.config import ProviderConfig
 from polyface.types.image import GeneratedImage, ImageResponse
 from polyface.types.usage import Usage
+from polyface.wire.openai_images import ImageFormatError, image_from_item, image_items, sniff_image_mime
 
 if TYPE_CHECKING:
     import httpx
@@ -43,24 +44,7 @@ _FORMAT_HINT = "The answer was not in the documented shape; try again, or report
 _OPTIONS = frozenset({"guidance_scale", "disable_safety_checker", "extra_body"})
 
 
-class ImageFormatError(ValueError):
-    """The vendor's answer does not have the shape of an image response."""
-
-
 # ---- pure: requests ---------------------------------------------------------------------------------------
-def sniff_mime(data: bytes) -> str | None:
-    """The image type of ``data`` from its signature (PNG, JPEG, WebP, GIF), else None."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    return None
-
-
 def _data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
@@ -75,7 +59,7 @@ def image_reference(value: ImageInput, *, what: str = "reference image") -> str:
         data = bytes(value)
         if not data:
             raise InvalidArgument(f"the {what} is empty bytes; pass an image's bytes, path or URL.")
-        mime = sniff_mime(data)
+        mime = sniff_image_mime(data)
         if mime is None:
             raise InvalidArgument(
                 f"the {what} bytes are not a PNG, JPEG, WebP or GIF image; "
@@ -103,7 +87,7 @@ def image_reference(value: ImageInput, *, what: str = "reference image") -> str:
             f"the {what} {str(path)!r} is not an http(s) URL and could not be read as a file ({reason}); "
             "pass a URL, or the path of an existing image file."
         ) from None
-    mime = sniff_mime(data) or mimetypes.guess_type(path.name)[0]
+    mime = sniff_image_mime(data) or mimetypes.guess_type(path.name)[0]
     if mime is None or not mime.startswith("image/"):
         raise InvalidArgument(
             f"the {what} {str(path)!r} is not a PNG, JPEG, WebP or GIF image; pass an image file."
@@ -242,30 +226,14 @@ def parse_image_response(data: Any, *, provider: str, model: str, body: Mapping[
     ``usage.images`` counts the images; ``usage.details["megapixels"]`` their pixels when the size was
     given. ``seed`` is the seed that was sent (Together does not echo it).
     """
-    if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
-        raise ImageFormatError("the answer has no 'data' list of images")
+    items = image_items(data)
     fmt = str(body.get("output_format") or DEFAULT_OUTPUT_FORMAT)
     width, height = body.get("width"), body.get("height")
     images: list[GeneratedImage] = []
-    for position, item in enumerate(data["data"]):
-        if not isinstance(item, Mapping):
-            raise ImageFormatError(f"data[{position}] is not an object")
-        index = item.get("index", position)
+    for position, item in enumerate(items):
+        index = item.get("index", position) if isinstance(item, Mapping) else position
         index = index if isinstance(index, int) and not isinstance(index, bool) else position
-        kind = item.get("type")
-        b64, url = item.get("b64_json"), item.get("url")
-        common: dict[str, Any] = {"index": index, "width": width, "height": height}
-        if isinstance(b64, str) and kind in (None, "b64_json"):
-            try:
-                head = base64.b64decode(b64[:24] + "=" * (-len(b64[:24]) % 4))
-            except ValueError:
-                raise ImageFormatError(f"data[{position}].b64_json is not base64") from None
-            mime = sniff_mime(head) or f"image/{fmt}"
-            images.append(GeneratedImage(b64_json=b64, mime_type=mime, **common))
-        elif isinstance(url, str) and url and kind in (None, "url"):
-            images.append(GeneratedImage(url=url, mime_type=f"image/{fmt}", **common))
-        else:
-            raise ImageFormatError(f"data[{position}] holds neither b64_json nor url")
+        images.append(image_from_item(item, position, fmt, index=index, width=width, height=height))
     images.sort(key=lambda image: image.index)
     details: dict[str, float] = {}
     if isinstance(width, int) and isinstance(height, int):
@@ -423,5 +391,5 @@ __all__ = [
     "image_reference",
     "lora_entries",
     "parse_image_response",
-    "sniff_mime",
+    "sniff_image_mime",
 ]
