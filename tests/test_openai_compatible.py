@@ -83,3 +83,14 @@ def test_bad_rows_and_unknown_names_are_refused_clearly() -> None:
         CompatibleServer("x", "X", "ftp://nowhere")
     with pytest.raises(ConfigurationError, match=r"unknown provider .nosuch.*ollama"):
         polyface.provider("nosuch")
+
+
+def test_embeddings_and_the_generic_row(fake_compatible: FakeServer) -> None:
+
+    vllm = polyface.provider("vllm", base_url=fake_compatible.base_url, api_key=fake_compatible.api_key)
+    with pytest.raises(CapabilityNotSupported, match="vLLM has no rerank API"):
+        vllm.embeddings.rerank(model="m", query="q", documents=["d"])
+    generic = polyface.provider("openai_compatible", base_url=fake_compatible.base_url, api_key="k" * 20)
+    assert type(generic).capabilities()["text"] is True
+    with pytest.raises(ConfigurationError, match="needs base_url"):
+        polyface.provider("openai_compatible")

@@ -34,6 +34,12 @@ def provider(name: Any, **options: Any) -> Any:
     from polyface.providers import openai_compatible as compatible
 
     row = name if isinstance(name, compatible.CompatibleServer) else None
+    if name == compatible.GENERIC.name:
+        if not options.get("base_url"):
+            raise ConfigurationError(
+                "provider('openai_compatible') needs base_url=... (the server's URL, /v1 included)."
+            )
+        row = compatible.GENERIC
     if row is None:
         if name not in compatible.SERVERS:
             known = sorted(PROVIDERS) + sorted(compatible.SERVERS)

@@ -153,7 +153,7 @@ def estimate_tokens(body: Mapping[str, Any]) -> int:
     """A cheap upper-ish estimate of the tokens a request will use (for the rate limiter)."""
     prompt = body.get("messages", body.get("prompt", ""))
     text = prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False)
-    return len(text) // 4 + 1 + int(body.get("max_tokens") or 0)
+    return len(text) // 4 + 1 + int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
 
 
 def parse_usage(data: Mapping[str, Any] | None) -> Usage | None:

@@ -145,6 +145,7 @@ class Adapter:
             return False
         info = next((m for m in self.models() if m.id == model), None)
         return info is not None and info.modality == modality
+
     def models(self, *, refresh: bool = False) -> list[ModelInfo]:
         """The provider's catalog with pricing (fetched once, cached with a TTL)."""
         return self.config.catalog.models(refresh=refresh)

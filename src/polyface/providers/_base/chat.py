@@ -72,9 +72,13 @@ class ChatText:
     def _span_args(body: Mapping[str, Any]) -> dict[str, Any]:
         return {"max_tokens": body.get("max_tokens"), "temperature": body.get("temperature")}
 
+    @staticmethod
+    def _unreserved(reply: TextResponse, body: Mapping[str, Any]) -> int:
+        """Output tokens the limiter's estimate did not reserve up front."""
+        reserved = int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
+        return max(0, reply.usage.output_tokens - reserved)
+
     def _finish(self, call: Any, reply: TextResponse, body: Mapping[str, Any]) -> None:
-        if self.config.limiter.enabled:
-            self.config.limiter.charge(max(0, reply.usage.output_tokens - int(body.get("max_tokens") or 0)))
         call.finish(
             response_model=reply.model,
             response_id=reply.id,
@@ -93,6 +97,8 @@ class ChatText:
             )
             reply = wire.parse_chat_response(response.json(), provider=self._provider, model=model)
             reply.cost = self.config.catalog.cost(model, reply.usage)
+            if self.config.limiter.enabled:
+                self.config.limiter.charge(self._unreserved(reply, body))
             self._finish(call, reply, body)
         return reply
 
@@ -104,6 +110,8 @@ class ChatText:
             )
             reply = wire.parse_chat_response(response.json(), provider=self._provider, model=model)
             reply.cost = await self.config.catalog.acost(model, reply.usage)
+            if self.config.limiter.enabled:
+                await self.config.limiter.acharge(self._unreserved(reply, body))
             self._finish(call, reply, body)
         return reply
 
@@ -165,7 +173,10 @@ class ChatText:
             final = assembler.final(None)
             if final.usage is not None:
                 final.cost = self.config.catalog.cost(assembler.model, final.usage)
-            self._finish(call, self._as_response(assembler, final), body)
+            reply = self._as_response(assembler, final)
+            if self.config.limiter.enabled:
+                self.config.limiter.charge(self._unreserved(reply, body))
+            self._finish(call, reply, body)
         yield final
 
     async def _aevents(
@@ -186,7 +197,10 @@ class ChatText:
                 final = assembler.final(None)
                 if final.usage is not None:
                     final.cost = await self.config.catalog.acost(assembler.model, final.usage)
-                self._finish(call, self._as_response(assembler, final), body)
+                reply = self._as_response(assembler, final)
+                if self.config.limiter.enabled:
+                    await self.config.limiter.acharge(self._unreserved(reply, body))
+                self._finish(call, reply, body)
         yield final
 
     def _feed(self, assembler: wire.StreamAssembler, data: str) -> TextDelta | None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
-from polyface.errors import InvalidArgument, ServerError
+from polyface.errors import CapabilityNotSupported, InvalidArgument, ServerError
 from polyface.providers._base.config import ProviderConfig
 from polyface.types.embeddings import EmbeddingsResponse, RerankResponse
 from polyface.wire import openai_embeddings as wire
@@ -168,6 +168,26 @@ class OpenAIStyleEmbeddings:
                 reply.cost = await self.config.catalog.acost(model, reply.usage)
             self._finish(call, reply)
         return reply
+
+    # ---- rerank: not offered unless a provider says so (Together does) ---------------------------------
+    def _no_rerank(self) -> NoReturn:
+        raise CapabilityNotSupported(
+            self._display,
+            "embeddings.rerank",
+            offered_by=("together",),
+            reason=f"{self._display} has no rerank API",
+        )
+
+    def rerank(
+        self, *, model: str, query: str, documents: Sequence[Any], top_n: int | None = None, **options: Any
+    ) -> RerankResponse:
+        """Not offered here: raises :class:`~polyface.errors.CapabilityNotSupported` naming who does."""
+        self._no_rerank()
+
+    async def arerank(
+        self, *, model: str, query: str, documents: Sequence[Any], top_n: int | None = None, **options: Any
+    ) -> RerankResponse:
+        self._no_rerank()
 
 
 __all__ = ["FORMAT_HINT", "MAX_CONCURRENT_BATCHES", "OpenAIStyleEmbeddings", "check_options"]

@@ -9,6 +9,7 @@ reads every page. Anthropic's model list carries no prices: they come from the s
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import TYPE_CHECKING, Any, Final
 
@@ -104,7 +105,7 @@ class AnthropicConfig(ProviderConfig):
         with self._infos_lock:
             if model in self._infos:
                 return self._infos[model]
-            dated = sorted(name for name in self._infos if name.startswith(model + "-"))
+            dated = sorted(name for name in self._infos if re.fullmatch(re.escape(model) + r"-\d{8}", name))
             return self._infos[dated[-1]] if dated else None
 
     # ---- errors ------------------------------------------------------------------------------------------

@@ -180,9 +180,9 @@ def transcription_cost(price: Pricing | None, usage: Usage) -> float | None:
         return None
     if (usage.input_tokens or usage.output_tokens) and (price.input_per_mtok or price.output_per_mtok):
         return (usage.input_tokens * price.input_per_mtok + usage.output_tokens * price.output_per_mtok) / 1e6
-    if price.per_audio_second > 0:
+    if price.per_audio_second > 0 and usage.audio_seconds > 0:
         return usage.audio_seconds * price.per_audio_second
-    return None
+    return None  # no tokens and no known duration (a compressed file, no timestamps): unknown, not free
 
 
 def parse_speech(audio: bytes, *, provider: str, body: Mapping[str, Any], usage: Usage) -> SpeechResponse:

@@ -9,12 +9,11 @@ sent in batches of 2048 unless ``batch_size=`` says otherwise. OpenAI has no rer
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
-from polyface.errors import CapabilityNotSupported, InvalidArgument
+from polyface.errors import InvalidArgument
 from polyface.providers._base.embeddings import OpenAIStyleEmbeddings
 from polyface.providers.openai.config import base_model
-from polyface.types.embeddings import RerankResponse
 
 MAX_INPUTS = 2048
 """OpenAI's limit of inputs per request."""
@@ -69,26 +68,6 @@ class OpenAIEmbeddings(OpenAIStyleEmbeddings):
         if batch_size is None and many:
             batch_size = MAX_INPUTS
         return super()._plan(model, inputs, batch_size, options)
-
-    # ---- not offered ---------------------------------------------------------------------------------
-    def _no_rerank(self) -> NoReturn:
-        raise CapabilityNotSupported(
-            "OpenAI",
-            "embeddings.rerank",
-            offered_by=RERANK_OFFERED_BY,
-            reason="OpenAI has no rerank API",
-        )
-
-    def rerank(
-        self, *, model: str, query: str, documents: Sequence[str], top_n: int | None = None, **options: Any
-    ) -> RerankResponse:
-        """Not offered by OpenAI: raises :class:`~polyface.errors.CapabilityNotSupported` naming who does."""
-        self._no_rerank()
-
-    async def arerank(
-        self, *, model: str, query: str, documents: Sequence[str], top_n: int | None = None, **options: Any
-    ) -> RerankResponse:
-        self._no_rerank()
 
 
 __all__ = ["MAX_INPUTS", "NATIVE_DIMENSIONS", "OpenAIEmbeddings", "check_dimensions"]

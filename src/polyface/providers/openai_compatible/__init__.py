@@ -14,6 +14,7 @@ from polyface.errors import ConfigurationError
 from polyface.providers._base.adapter import Adapter, Capability
 from polyface.providers._base.chat import ChatText
 from polyface.providers._base.config import ProviderConfig, ProviderInfo
+from polyface.providers._base.embeddings import OpenAIStyleEmbeddings
 from polyface.providers.openai_compatible.servers import SERVERS, CompatibleServer, register
 from polyface.types.models import ModelInfo
 
@@ -24,6 +25,12 @@ class CompatibleText(ChatText):
     """Plain OpenAI-style chat; usage is asked for on streams (``stream_options.include_usage``)."""
 
     stream_options = {"include_usage": True}
+
+
+class CompatibleEmbeddings(OpenAIStyleEmbeddings):
+    """OpenAI-style embeddings; OpenAI's optional fields pass through (servers ignore or use them)."""
+
+    extra_options: ClassVar[frozenset[str]] = frozenset({"dimensions", "encoding_format", "user"})
 
 
 class CompatibleConfig(ProviderConfig):
@@ -75,7 +82,7 @@ def compatible_adapter(row: CompatibleServer) -> type[OpenAICompatibleAdapter]:
         "server": row,
         "__doc__": f"{row.display_name} (OpenAI-compatible): {', '.join(sorted(row.offers))}.",
         "text": capability("text", "polyface.providers.openai_compatible:CompatibleText"),
-        "embeddings": capability("embeddings", "polyface.providers.openai.embeddings:OpenAIEmbeddings"),
+        "embeddings": capability("embeddings", "polyface.providers.openai_compatible:CompatibleEmbeddings"),
     }
     for name, what in (("image", "images"), ("audio", "audio"), ("video", "video"), ("voice", "voices")):
         namespace[name] = Capability(
@@ -105,6 +112,7 @@ GENERIC = CompatibleServer("openai_compatible", "OpenAI-compatible server", "htt
 __all__ = [
     "GENERIC",
     "SERVERS",
+    "CompatibleEmbeddings",
     "CompatibleServer",
     "OpenAICompatibleAdapter",
     "compatible_adapter",

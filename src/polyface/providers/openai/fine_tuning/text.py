@@ -600,8 +600,14 @@ class OpenAITextFineTuning:
         """USD per 1M training tokens for ``base_model`` (a user's ``pricing=`` first, then the shipped
         table; dated and ``ft:`` names find their family's entry); None when unknown."""
         catalog = self.config.catalog
+        # training more on a fine-tuned model costs what training its base model does
+        base = (
+            base_model.split(":", 2)[1]
+            if base_model.startswith("ft:") and base_model.count(":") >= 2
+            else base_model
+        )
         for table in (catalog.overrides, catalog.price_table):
-            price = price_for(table, base_model)
+            price = price_for(table, base)
             if price is not None and price.finetune_per_mtok > 0:
                 return price.finetune_per_mtok
         return None
