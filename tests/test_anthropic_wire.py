@@ -397,3 +397,26 @@ def test_parse_batch_result_kinds() -> None:
         provider="anthropic",
     )
     assert (bad.ok, bad.error, bad.error_type) == (False, "no", "invalid_request_error")
+
+
+def test_parallel_tool_calls_does_not_depend_on_keyword_order() -> None:
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+    one = build("hi", tools=[tool], tool_choice="required", parallel_tool_calls=False)
+    two = build("hi", parallel_tool_calls=False, tools=[tool], tool_choice="required")
+    assert one["tool_choice"] == two["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
+    assert "tool_choice" not in build("hi", parallel_tool_calls=False), "no tools, no tool_choice"
+
+
+def test_a_replayed_tool_call_needs_its_id_and_results_come_first() -> None:
+    call = {"type": "function", "function": {"name": "f", "arguments": "{}"}}
+    with pytest.raises(InvalidArgument, match="has no id"):
+        build([{"role": "user", "content": "a"}, {"role": "assistant", "tool_calls": [call]}])
+    _, turns = wire.to_anthropic(
+        [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "tool_calls": [{**call, "id": "c1"}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "r"},
+            {"role": "user", "content": "thanks"},
+        ]
+    )
+    assert [b["type"] for b in turns[-1]["content"]] == ["tool_result", "text"]

@@ -209,6 +209,11 @@ def _tool_use_blocks(calls: Any, where: str) -> list[dict[str, Any]]:
             raise InvalidArgument(
                 f"{where}.tool_calls[{i}] needs function={{'name': ..., 'arguments': ...}}."
             )
+        if not data.get("id"):
+            raise InvalidArgument(
+                f"{where}.tool_calls[{i}] has no id: Anthropic pairs each tool result with its call by id, "
+                "so keep the id the model gave (reply.message carries it)."
+            )
         arguments = fn.get("arguments") or "{}"
         if isinstance(arguments, str):
             try:
@@ -283,7 +288,10 @@ def to_anthropic(
 
     def add(role: str, blocks: list[dict[str, Any]]) -> None:
         if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
+            merged = turns[-1]["content"] + blocks
+            # Anthropic wants a user turn's tool results before anything else in it
+            merged.sort(key=lambda block: block.get("type") != "tool_result")
+            turns[-1]["content"] = merged
         else:
             turns.append({"role": role, "content": blocks})
 
@@ -483,13 +491,8 @@ def build_request(
             converted = tools(value)
             if converted:
                 body["tools"] = converted
-        elif name == "tool_choice":
-            choice = tool_choice(value)
-            if choice is not None:
-                body["tool_choice"] = choice
-        elif name == "parallel_tool_calls":
-            if value is False:
-                body["tool_choice"] = tool_choice(options.get("tool_choice") or "auto", parallel=False)
+        elif name in ("tool_choice", "parallel_tool_calls"):
+            pass  # below, together: the order they were given in must not matter
         elif name == "response_format":
             fmt = output_format(value)
             if fmt is not None:
@@ -515,6 +518,15 @@ def build_request(
             body["max_tokens"] = value
         else:
             body[name] = value
+    if "tools" in body and (
+        options.get("tool_choice") is not None or options.get("parallel_tool_calls") is False
+    ):
+        parallel = options.get("parallel_tool_calls")
+        choice = tool_choice(
+            options.get("tool_choice") or "auto", parallel=None if parallel is None else bool(parallel)
+        )
+        if choice is not None:
+            body["tool_choice"] = choice
     if "max_tokens" not in body:
         limit = max_output_tokens if max_output_tokens else default_max_tokens
         body["max_tokens"] = min(default_max_tokens, limit)
