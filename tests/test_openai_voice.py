@@ -8,18 +8,19 @@ import math
 import struct
 import wave
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from polyface import OpenAIAdapter
 from polyface.capabilities import FineTuneJob, FineTuning, Voices
-from polyface.errors import ConsentRequired, InvalidArgument, InvalidRequest
+from polyface.errors import ConsentRequired, InvalidArgument, InvalidRequest, ServerError
 from polyface.media import acoustics
 from polyface.providers.openai.fine_tuning.voice import join_wavs
 
 
-def _adapter(fake: object) -> OpenAIAdapter:
-    return OpenAIAdapter(api_key=fake.api_key, base_url=fake.base_url)  # type: ignore[attr-defined]
+def _adapter(fake: object, **options: Any) -> OpenAIAdapter:
+    return OpenAIAdapter(api_key=fake.api_key, base_url=fake.base_url, **options)  # type: ignore[attr-defined]
 
 
 def recording(pitch: float, seconds: float = 2.0, rate: int = 24000) -> bytes:
@@ -91,6 +92,23 @@ def test_train_refuses_without_consent(fake_openai, tmp_path: Path) -> None:
     assert fake_openai.requests == []
 
 
+def test_a_voice_sample_is_no_consent_and_a_consent_is_uploaded_once(fake_openai, tmp_path: Path) -> None:
+    sample = tmp_path / "rex.wav"
+    sample.write_bytes(recording(120.0))
+    consent = recording(118.0, seconds=3.0)
+    with _adapter(fake_openai, max_retries=0) as openai:
+        with pytest.raises(ConsentRequired, match="one of the voice samples"):
+            openai.fine_tuning.voice.train(samples=[sample], consent=sample)
+        assert fake_openai.requests == []
+        fake_openai.fail("/v1/audio/voices", status=500, times=1)
+        with pytest.raises(ServerError):
+            openai.fine_tuning.voice.train(samples=[sample], consent=consent, name="Rex")
+        job = openai.fine_tuning.voice.train(samples=[sample], consent=consent, name="Rex")
+    posts = [r.path for r in fake_openai.requests if r.method == "POST"]
+    assert posts.count("/v1/audio/voice_consents") == 1, "the consent uploaded before the failure is reused"
+    assert job.status == "succeeded"
+
+
 def test_train_uploads_consent_then_makes_a_voice_that_speaks_like_the_sample(
     fake_openai, tmp_path: Path
 ) -> None:
@@ -152,7 +170,7 @@ def test_async_train_and_match(fake_openai) -> None:
     async def main() -> tuple[str, str]:
         async with _adapter(fake_openai) as openai:
             job = await openai.fine_tuning.voice.atrain(
-                samples=recording(200.0), consent=recording(200.0), name="Zoe"
+                samples=recording(200.0), consent=recording(198.0, seconds=3.0), name="Zoe"
             )
             matches = await openai.voice.amatch(recording(260.0), voices=["shimmer", "onyx"], concurrency=2)
             await job.async_wait()

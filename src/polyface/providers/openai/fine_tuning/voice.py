@@ -13,6 +13,7 @@ deleted (:meth:`OpenAIVoiceFineTuning.consents`, ``get_consent``, ``delete_conse
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import wave
@@ -218,6 +219,8 @@ class OpenAIVoiceFineTuning:
         self.config = config
         self._display = config.info.display_name
         self._jobs: dict[str, OpenAICustomVoiceJob] = {}
+        self._consent_ids: dict[str, str] = {}
+        """Consents this process uploaded, by the recording's sha256 (never uploaded twice)."""
 
     # ---- consents ----------------------------------------------------------------------------------
     @staticmethod
@@ -301,7 +304,8 @@ class OpenAIVoiceFineTuning:
 
     def _prepare(
         self, samples: Any, consent: Any, name: str | None
-    ) -> tuple[str, tuple[str, bytes, str], str | None]:
+    ) -> tuple[str, tuple[str, bytes, str], str | None, str | None]:
+        """(voice name, the sample to send, an uploaded consent's id, the consent recording's sha256)."""
         if consent is None or (isinstance(consent, str | bytes) and not consent):
             raise ConsentRequired(f"no consent recording was given, so no voice was made. {CONSENT_HINT}")
         if name is not None and (not isinstance(name, str) or not name.strip()):
@@ -313,13 +317,25 @@ class OpenAIVoiceFineTuning:
         )
         if not items:
             raise InvalidArgument("samples is empty; pass at least one recording of the voice.")
-        sample = join_wavs([read_sample(item, f"voice sample #{i}") for i, item in enumerate(items)])
+        read = [read_sample(item, f"voice sample #{i}") for i, item in enumerate(items)]
+        sample = join_wavs(read)
+        existing = self._existing_consent(consent)
+        digest = None
+        if existing is None:
+            _, consent_bytes, _ = read_sample(consent, "consent recording")
+            digest = hashlib.sha256(consent_bytes).hexdigest()
+            if digest in {hashlib.sha256(data).hexdigest() for _, data, _ in read}:
+                raise ConsentRequired(
+                    f"the consent recording is one of the voice samples, so it is no consent. {CONSENT_HINT}"
+                )
+            # a consent uploaded earlier by this process (a voice create that failed after it) is reused
+            existing = self._consent_ids.get(digest)
         voice_name = name or (
             os.path.splitext(os.path.basename(str(items[0])))[0]
             if isinstance(items[0], str | os.PathLike)
             else "custom-voice"
         )
-        return voice_name, sample, self._existing_consent(consent)
+        return voice_name, sample, existing, digest
 
     def _finish(self, data: Any, consent: VoiceConsent | str) -> OpenAICustomVoiceJob:
         from polyface.providers.openai.voice import remember_custom_voice
@@ -349,13 +365,15 @@ class OpenAIVoiceFineTuning:
                 f"OpenAI custom voices do not take {', '.join(sorted(options))}; they take samples, consent, "
                 "name, consent_name, consent_language."
             )
-        voice_name, sample, consent_id = self._prepare(samples, consent, name)
+        voice_name, sample, consent_id, digest = self._prepare(samples, consent, name)
         consent_used: VoiceConsent | str
         if consent_id is None:
             consent_used = self.upload_consent(
                 cast("AudioInput", consent), name=consent_name or voice_name, language=consent_language
             )
             consent_id = consent_used.id
+            if digest is not None:
+                self._consent_ids[digest] = consent_id
         else:
             consent_used = consent if isinstance(consent, VoiceConsent) else consent_id
         form = {"name": voice_name, "consent": consent_id}
@@ -380,13 +398,15 @@ class OpenAIVoiceFineTuning:
                 f"OpenAI custom voices do not take {', '.join(sorted(options))}; they take samples, consent, "
                 "name, consent_name, consent_language."
             )
-        voice_name, sample, consent_id = self._prepare(samples, consent, name)
+        voice_name, sample, consent_id, digest = self._prepare(samples, consent, name)
         consent_used: VoiceConsent | str
         if consent_id is None:
             consent_used = await self.aupload_consent(
                 cast("AudioInput", consent), name=consent_name or voice_name, language=consent_language
             )
             consent_id = consent_used.id
+            if digest is not None:
+                self._consent_ids[digest] = consent_id
         else:
             consent_used = consent if isinstance(consent, VoiceConsent) else consent_id
         form = {"name": voice_name, "consent": consent_id}
