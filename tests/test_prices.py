@@ -28,7 +28,7 @@ def test_each_table_says_where_and_when_and_loads(name: str) -> None:
     table = load_price_table(name.removesuffix(".json"))
     assert table and set(table) == set(data["models"])
     for model, price in table.items():
-        values = price.model_dump().values()
+        values = [v for v in price.model_dump().values() if v is not None]
         assert all(v >= 0 for v in values) and any(v > 0 for v in values), f"{model} has no price"
 
 
@@ -75,3 +75,23 @@ def test_user_prices_win_over_the_table_and_the_catalog_is_fetched_once(fake_ope
     assert overridden.cost == pytest.approx(overridden.usage.total_tokens * 100 / 1_000_000)
     assert tabled.cost == pytest.approx((3 * 2.5 + 4 * 10.0) / 1_000_000)
     assert sum(r.path == "/v1/models" for r in fake_openai.requests) == 1
+
+
+def test_cached_prompt_tokens_are_billed_at_the_cache_price() -> None:
+    from polyface.types.usage import Usage
+    from polyface.wire.openai_chat import parse_usage
+
+    usage = parse_usage(
+        {
+            "prompt_tokens": 10_000,
+            "completion_tokens": 0,
+            "prompt_tokens_details": {"cached_tokens": 9_000},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        }
+    )
+    assert usage is not None and usage.details == {"cached_input_tokens": 9000.0}
+    gpt5 = load_price_table("openai")["gpt-5"]
+    assert gpt5.cached_input_per_mtok == 0.125
+    # 1,000 fresh tokens at $1.25/M + 9,000 cached at $0.125/M
+    assert gpt5.cost(usage) == pytest.approx(1_000 * 1.25e-6 + 9_000 * 0.125e-6)
+    assert gpt5.cost(Usage(input_tokens=10_000)) == pytest.approx(10_000 * 1.25e-6)

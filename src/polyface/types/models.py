@@ -34,11 +34,21 @@ class Pricing(PolyfaceModel):
     per_million_characters: float = 0.0
     hourly: float = 0.0
     finetune_per_mtok: float = 0.0
+    cached_input_per_mtok: float | None = None
+    """The price of input tokens served from the vendor's prompt cache (``usage.details
+    ["cached_input_tokens"]``, counted within ``input_tokens``); None: billed as ordinary input."""
 
     def cost(self, usage: Usage) -> float:
         """The cost in USD of ``usage`` at these prices."""
+        cached = min(usage.details.get("cached_input_tokens", 0.0), float(usage.input_tokens))
+        cache_saving = (
+            cached * (self.input_per_mtok - self.cached_input_per_mtok) / 1_000_000
+            if self.cached_input_per_mtok is not None
+            else 0.0
+        )
         return (
-            usage.input_tokens * self.input_per_mtok / 1_000_000
+            -cache_saving
+            + usage.input_tokens * self.input_per_mtok / 1_000_000
             + usage.output_tokens * self.output_per_mtok / 1_000_000
             + usage.images * self.per_image
             + usage.audio_seconds * self.per_audio_second

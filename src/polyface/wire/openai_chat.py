@@ -161,10 +161,18 @@ def parse_usage(data: Mapping[str, Any] | None) -> Usage | None:
         return None
     prompt = int(data.get("prompt_tokens") or 0)
     completion = int(data.get("completion_tokens") or 0)
+    details: dict[str, float] = {}
+    prompt_details = data.get("prompt_tokens_details")
+    if isinstance(prompt_details, Mapping) and prompt_details.get("cached_tokens"):
+        details["cached_input_tokens"] = float(prompt_details["cached_tokens"])
+    completion_details = data.get("completion_tokens_details")
+    if isinstance(completion_details, Mapping) and completion_details.get("reasoning_tokens"):
+        details["reasoning_tokens"] = float(completion_details["reasoning_tokens"])
     return Usage(
         input_tokens=prompt,
         output_tokens=completion,
         total_tokens=int(data.get("total_tokens") or prompt + completion),
+        details=details,
     )
 
 
