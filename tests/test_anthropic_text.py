@@ -168,9 +168,18 @@ def test_stream_error_event_raises_provider_unavailable(fake_anthropic: FakeAnth
 
 
 def test_a_stream_cut_short_is_an_error(fake_anthropic: FakeAnthropic) -> None:
-    fake_anthropic.drop_stream(after_chunks=3)
+    fake_anthropic.drop_stream(after_chunks=6)  # after some text arrived
+    stream = adapter_for(fake_anthropic).text.stream(model=MODEL, messages="one two three four five")
     with pytest.raises(ProviderUnavailable):
-        list(adapter_for(fake_anthropic).text.stream(model=MODEL, messages="one two three"))
+        list(stream)
+    assert stream.text, "the text delivered before the cut is kept"
+
+
+def test_a_stream_cut_before_any_text_is_retried(fake_anthropic: FakeAnthropic) -> None:
+    fake_anthropic.drop_stream(after_chunks=1)  # message_start only
+    stream = adapter_for(fake_anthropic).text.stream(model=MODEL, messages="one two three")
+    assert stream.until_done().text == "Echo: one two three"
+    assert sum(r.path == "/v1/messages" for r in fake_anthropic.requests) == 2
 
 
 def test_overloaded_529_is_retried(fake_anthropic: FakeAnthropic) -> None:
@@ -297,3 +306,18 @@ def test_fake_refuses_a_request_without_max_tokens_like_anthropic(fake_anthropic
     assert resp.json()["error"]["type"] == "invalid_request_error"
     (req,) = fake_anthropic.requests
     assert ANTHROPIC.response_problems(req, resp.status_code, dict(resp.headers), resp.content) == []
+
+
+def test_an_overloaded_error_event_before_any_text_is_retried(fake_anthropic: FakeAnthropic) -> None:
+    fake_anthropic.fail_stream("overloaded_error", "Overloaded", after_events=1)
+    stream = adapter_for(fake_anthropic).text.stream(model=MODEL, messages="one two three")
+    assert stream.until_done().text == "Echo: one two three"
+    assert sum(r.path == "/v1/messages" for r in fake_anthropic.requests) == 2
+
+
+def test_stream_and_astream_check_max_tokens_alike(fake_anthropic: FakeAnthropic) -> None:
+    claude = adapter_for(fake_anthropic)
+    lazy = claude.text.stream(model=MODEL, messages="x", max_tokens=10_000_000)
+    assert fake_anthropic.requests == [], "nothing is sent before the stream is read"
+    with pytest.raises(InvalidArgument, match="limit"):
+        list(lazy)

@@ -12,11 +12,21 @@ makes Claude continue it, which is the Messages API's way to continue a text).
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
-from polyface.errors import CapabilityNotSupported, InvalidArgument, ProviderError, ProviderUnavailable
+from polyface.errors import (
+    CapabilityNotSupported,
+    InvalidArgument,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    ServerError,
+)
 from polyface.providers._base.errors import error_class
 from polyface.providers._base.secrets import redact
 from polyface.providers._base.streams import AsyncTextStream, TextStream
@@ -253,42 +263,74 @@ class AnthropicText:
         self._finish(call, reply, body)
         return final
 
+    def _retry_delay(self, exc: ProviderError, attempt: int, delivered: bool) -> float | None:
+        """Anthropic often answers 200 and then an ``error`` event (``overloaded_error``): before any piece
+        was delivered, that is retried like a failed response; after, it is raised."""
+        if delivered or not isinstance(exc, ServerError | RateLimited):
+            return None
+        return self.config.retry.delay(attempt, exc.retry_after)
+
     def _events(
-        self, body: dict[str, Any], pricing: Pricing | None, timeout: float | None
+        self, body: dict[str, Any], options: Mapping[str, Any], timeout: float | None
     ) -> Iterator[TextDelta]:
+        pricing = self._prepare(body, options)
         model = body["model"]
-        state = wire.StreamState(model)
-        with (
-            self.config.telemetry.call("chat", model, current=False, **self._span_args(body)) as call,
-            self.config.http.stream(
-                "POST", self.messages_path, json=body, timeout=timeout, tokens=self._tokens(body)
-            ) as resp,
-        ):
-            for event in iter_events(resp.iter_lines()):
-                delta = self._feed(state, event.data)
-                if delta is not None:
-                    yield delta
-            self._check_complete(state)
-            final = self._final(call, state, body, pricing)
-        yield final
+        for attempt in itertools.count():
+            state = wire.StreamState(model)
+            delivered = False
+            try:
+                with (
+                    self.config.telemetry.call("chat", model, current=False, **self._span_args(body)) as call,
+                    self.config.http.stream(
+                        "POST", self.messages_path, json=body, timeout=timeout, tokens=self._tokens(body)
+                    ) as resp,
+                ):
+                    for event in iter_events(resp.iter_lines()):
+                        delta = self._feed(state, event.data)
+                        if delta is not None:
+                            delivered = True
+                            yield delta
+                    self._check_complete(state)
+                    final = self._final(call, state, body, pricing)
+            except ProviderError as exc:
+                delay = self._retry_delay(exc, attempt, delivered)
+                if delay is None:
+                    raise
+                time.sleep(delay)
+                continue
+            yield final
+            return
 
     async def _aevents(
         self, body: dict[str, Any], options: Mapping[str, Any], timeout: float | None
     ) -> AsyncIterator[TextDelta]:
         pricing = await self._aprepare(body, options)
         model = body["model"]
-        state = wire.StreamState(model)
-        with self.config.telemetry.call("chat", model, current=False, **self._span_args(body)) as call:
-            async with self.config.http.astream(
-                "POST", self.messages_path, json=body, timeout=timeout, tokens=self._tokens(body)
-            ) as resp:
-                async for event in aiter_events(resp.aiter_lines()):
-                    delta = self._feed(state, event.data)
-                    if delta is not None:
-                        yield delta
-                self._check_complete(state)
-                final = self._final(call, state, body, pricing)
-        yield final
+        for attempt in itertools.count():
+            state = wire.StreamState(model)
+            delivered = False
+            try:
+                with self.config.telemetry.call(
+                    "chat", model, current=False, **self._span_args(body)
+                ) as call:
+                    async with self.config.http.astream(
+                        "POST", self.messages_path, json=body, timeout=timeout, tokens=self._tokens(body)
+                    ) as resp:
+                        async for event in aiter_events(resp.aiter_lines()):
+                            delta = self._feed(state, event.data)
+                            if delta is not None:
+                                delivered = True
+                                yield delta
+                        self._check_complete(state)
+                        final = self._final(call, state, body, pricing)
+            except ProviderError as exc:
+                delay = self._retry_delay(exc, attempt, delivered)
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
+                continue
+            yield final
+            return
 
     def stream(
         self,
@@ -304,8 +346,7 @@ class AnthropicText:
         ``overloaded_error`` is :class:`ProviderUnavailable`). Stop early with ``break`` or ``with``."""
         body = self._build(model, messages, system, options)
         body["stream"] = True
-        pricing = self._prepare(body, options)
-        return TextStream(self._events(body, pricing, timeout))
+        return TextStream(self._events(body, options, timeout))
 
     def astream(
         self,
