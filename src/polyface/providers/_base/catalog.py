@@ -21,12 +21,20 @@ from polyface.types.usage import Usage
 log = get_logger(__name__)
 
 
+def fine_tuned_base(model: str) -> str:
+    """The model a fine-tuned one was trained from (``ft:gpt-4o-mini-2024-07-18:acme::x`` ->
+    ``gpt-4o-mini-2024-07-18``); other names as they are."""
+    if model.startswith("ft:") and model.count(":") >= 2:
+        return model.split(":", 2)[1]
+    return model
+
+
 def price_for(table: dict[str, Pricing], model: str) -> Pricing | None:
     """A model's price in a shipped table: its own entry, else the longest entry it is a dated or
     fine-tuned variant of (``gpt-4o-2024-08-06`` and ``ft:gpt-4o-mini:acme::x`` find ``gpt-4o``...)."""
     if model in table:
         return table[model]
-    base = model.split(":", 2)[1] if model.startswith("ft:") and model.count(":") >= 2 else model
+    base = fine_tuned_base(model)
     # a fine-tuned model has its own (higher) price when the table lists ``ft:<base>``
     candidates = ([f"ft:{base}"] if base != model else []) + [base]
     for name in candidates:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from polyface.providers._base.catalog import fine_tuned_base
 from polyface.providers._base.config import ProviderConfig, ProviderInfo
 
 if TYPE_CHECKING:
@@ -66,12 +67,7 @@ _COMPLETIONS_ONLY = ("gpt-3.5-turbo-instruct", "davinci-002", "babbage-002")
 """Text models served only by the legacy ``POST /completions`` (no chat, no tools)."""
 
 
-def base_model(model: str) -> str:
-    """The model a fine-tuned one was trained from (``ft:gpt-4o-mini-2024-07-18:acme::x`` ->
-    ``gpt-4o-mini-2024-07-18``); other names as they are."""
-    if model.startswith("ft:") and model.count(":") >= 2:
-        return model.split(":", 2)[1]
-    return model
+base_model = fine_tuned_base
 
 
 def _family(name: str, table: dict[str, Any]) -> str | None:

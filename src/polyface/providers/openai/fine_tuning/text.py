@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from polyface.errors import DatasetError, InvalidArgument, ProviderError
-from polyface.providers._base.catalog import price_for
+from polyface.providers._base.catalog import fine_tuned_base, price_for
 from polyface.providers._base.config import ProviderConfig
 from polyface.providers._base.fine_tune_job import FineTuneJobHandle
 from polyface.training.text_dataset import (
@@ -601,11 +601,7 @@ class OpenAITextFineTuning:
         table; dated and ``ft:`` names find their family's entry); None when unknown."""
         catalog = self.config.catalog
         # training more on a fine-tuned model costs what training its base model does
-        base = (
-            base_model.split(":", 2)[1]
-            if base_model.startswith("ft:") and base_model.count(":") >= 2
-            else base_model
-        )
+        base = fine_tuned_base(base_model)
         for table in (catalog.overrides, catalog.price_table):
             price = price_for(table, base)
             if price is not None and price.finetune_per_mtok > 0:
