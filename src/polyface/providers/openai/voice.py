@@ -9,20 +9,18 @@ custom voices this adapter created (``adapter.fine_tuning.voice.train``) in this
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from polyface.errors import InvalidArgument
-from polyface.media.voice_match import FEATURE_WEIGHTS, MATCH_PHRASE, check_limit, measure_target, rank
 from polyface.providers._base.config import ProviderConfig
+from polyface.providers._base.voices import PresetVoiceMatcher
 from polyface.providers.openai.audio import PRESET_VOICES, TTS1_VOICES
-from polyface.types.voice import Voice, VoiceMatch, VoiceProfile
+from polyface.types.voice import Voice, VoiceProfile
 
 if TYPE_CHECKING:
-    from polyface.capabilities import AudioInput
     from polyface.providers.openai.audio import OpenAIAudio
 
 DEFAULT_MATCH_MODEL: Final = "gpt-4o-mini-tts"
@@ -49,7 +47,7 @@ def preset_voices(model: str | None, provider: str = "openai") -> builtins.list[
     return [Voice(id=name, name=name, provider=provider, model=model) for name in names]
 
 
-class OpenAIVoice:
+class OpenAIVoice(PresetVoiceMatcher):
     """``adapter.voice``: OpenAI's voices (``list``) and nearest-preset matching (``match``).
 
     Measured preset profiles are cached on this object per (model, voice)."""
@@ -91,74 +89,9 @@ class OpenAIVoice:
             )
         return [v for v in voices if v.id in set(only)]
 
-    def profile(self, model: str, voice: str, *, phrase: str = MATCH_PHRASE) -> VoiceProfile:
-        """The measured profile of a preset voice (synthesised once per (model, voice), then cached)."""
-        key = (model, voice)
-        if key not in self._profiles or phrase != MATCH_PHRASE:
-            from polyface.media import acoustics
-
-            speech = self.audio.speak(model=model, text=phrase, voice=voice, format="wav")
-            measured = acoustics.measure(speech.audio)
-            if phrase != MATCH_PHRASE:
-                return measured
-            self._profiles[key] = measured
-        return self._profiles[key]
-
-    async def aprofile(self, model: str, voice: str, *, phrase: str = MATCH_PHRASE) -> VoiceProfile:
-        key = (model, voice)
-        if key not in self._profiles or phrase != MATCH_PHRASE:
-            from polyface.media import acoustics
-
-            speech = await self.audio.aspeak(model=model, text=phrase, voice=voice, format="wav")
-            measured = await asyncio.to_thread(acoustics.measure, speech.audio)
-            if phrase != MATCH_PHRASE:
-                return measured
-            self._profiles[key] = measured
-        return self._profiles[key]
-
-    def match(
-        self,
-        target: VoiceProfile | AudioInput | Sequence[AudioInput],
-        *,
-        model: str | None = None,
-        limit: int = 5,
-        voices: Sequence[str] | None = None,
-        phrase: str = MATCH_PHRASE,
-        weights: Mapping[str, float] = FEATURE_WEIGHTS,
-    ) -> builtins.list[VoiceMatch]:
-        """The ``limit`` preset voices of ``model`` (default ``gpt-4o-mini-tts``) that sound closest to
-        ``target`` (a :class:`VoiceProfile` or recordings), best first. **Nearest preset, not a clone**:
-        each preset says ``phrase`` once (a speech call each), is measured and compared with ``weights``.
-        For the persona's own voice, use ``adapter.fine_tuning.voice.train(samples, consent=...)``."""
-        check_limit(limit)
-        measured = measure_target(target)
-        chosen = model or DEFAULT_MATCH_MODEL
-        pairs = [(v, self.profile(chosen, v.id, phrase=phrase)) for v in self._candidates(chosen, voices)]
-        return rank(measured, pairs, limit, weights)
-
-    async def amatch(
-        self,
-        target: VoiceProfile | AudioInput | Sequence[AudioInput],
-        *,
-        model: str | None = None,
-        limit: int = 5,
-        voices: Sequence[str] | None = None,
-        phrase: str = MATCH_PHRASE,
-        weights: Mapping[str, float] = FEATURE_WEIGHTS,
-        concurrency: int = 4,
-    ) -> builtins.list[VoiceMatch]:
-        """The async twin of :meth:`match` (presets are synthesised ``concurrency`` at a time)."""
-        check_limit(limit)
-        measured = await asyncio.to_thread(measure_target, target)
-        chosen = model or DEFAULT_MATCH_MODEL
-        gate = asyncio.Semaphore(max(1, concurrency))
-
-        async def one(voice: Voice) -> tuple[Voice, VoiceProfile]:
-            async with gate:
-                return voice, await self.aprofile(chosen, voice.id, phrase=phrase)
-
-        pairs = await asyncio.gather(*(one(v) for v in self._candidates(chosen, voices)))
-        return rank(measured, pairs, limit, weights)
+    def _pick(self, model: str | None, only: Sequence[str] | None) -> tuple[str, builtins.list[Voice]]:
+        chosen = model or DEFAULT_MATCH_MODEL  # nearest preset, not a clone: for the persona's own voice use
+        return chosen, self._candidates(chosen, only)  # adapter.fine_tuning.voice.train(samples, consent=...)
 
 
 __all__ = ["DEFAULT_MATCH_MODEL", "OpenAIVoice", "custom_voices", "preset_voices", "remember_custom_voice"]

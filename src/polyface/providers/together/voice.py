@@ -12,7 +12,6 @@ brightness); it is not the persona's voice. Use a provider that trains or clones
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import weakref
 from collections.abc import Mapping, Sequence
@@ -22,16 +21,13 @@ from polyface.errors import InvalidArgument, ProviderUnavailable
 from polyface.media.voice_match import (
     FEATURE_WEIGHTS,
     MATCH_PHRASE,
-    check_limit,
     compare,
-    measure_target,
-    rank,
 )
 from polyface.providers._base.config import ProviderConfig
-from polyface.types.voice import Voice, VoiceMatch, VoiceProfile
+from polyface.providers._base.voices import PresetVoiceMatcher
+from polyface.types.voice import Voice, VoiceProfile
 
 if TYPE_CHECKING:
-    from polyface.capabilities import AudioInput
     from polyface.providers.together.audio import TogetherAudio
 
 VOICES_PATH: Final = "/voices"
@@ -74,7 +70,7 @@ def parse_voices(data: Any, *, provider: str) -> builtins.list[Voice]:
     return voices
 
 
-class TogetherVoice:
+class TogetherVoice(PresetVoiceMatcher):
     """``adapter.voice``: Together's preset voices (``list``) and nearest-preset matching (``match``).
 
     Measured preset profiles are cached on this object per (model, voice), so matching several personas
@@ -154,82 +150,11 @@ class TogetherVoice:
             voices = [v for v in voices if v.id in set(only)]
         return model, voices
 
-    def profile(self, model: str, voice: str, *, phrase: str = MATCH_PHRASE) -> VoiceProfile:
-        """The measured profile of a preset voice (synthesised once per (model, voice), then cached)."""
-        key = (model, voice)
-        if key not in self._profiles or phrase != MATCH_PHRASE:
-            from polyface.media import acoustics
+    def _pick(self, model: str | None, only: Sequence[str] | None) -> tuple[str, builtins.list[Voice]]:
+        return self._candidates(self.list(), model, only)
 
-            speech = self.audio.speak(model=model, text=phrase, voice=voice, format="wav")
-            measured = acoustics.measure(speech.audio)
-            if phrase != MATCH_PHRASE:
-                return measured
-            self._profiles[key] = measured
-        return self._profiles[key]
-
-    async def aprofile(self, model: str, voice: str, *, phrase: str = MATCH_PHRASE) -> VoiceProfile:
-        key = (model, voice)
-        if key not in self._profiles or phrase != MATCH_PHRASE:
-            from polyface.media import acoustics
-
-            speech = await self.audio.aspeak(model=model, text=phrase, voice=voice, format="wav")
-            measured = await asyncio.to_thread(acoustics.measure, speech.audio)
-            if phrase != MATCH_PHRASE:
-                return measured
-            self._profiles[key] = measured
-        return self._profiles[key]
-
-    def match(
-        self,
-        target: VoiceProfile | AudioInput | Sequence[AudioInput],
-        *,
-        model: str | None = None,
-        limit: int = 5,
-        voices: Sequence[str] | None = None,
-        phrase: str = MATCH_PHRASE,
-        weights: Mapping[str, float] = FEATURE_WEIGHTS,
-    ) -> builtins.list[VoiceMatch]:
-        """The ``limit`` preset voices of ``model`` that sound closest to ``target``, best first.
-
-        **This is nearest-preset selection, not voice cloning**: Together cannot speak in a new voice.
-        ``target`` is a :class:`VoiceProfile` or the persona's recordings (WAV paths, bytes or open files;
-        several are pooled). Each preset (or only those named in ``voices``) says ``phrase`` once; the
-        recordings and the presets are measured with :mod:`polyface.media.acoustics` (median pitch,
-        pitch range, speaking rate, spectral centroid and tilt) and compared with ``weights``.
-        Each :class:`VoiceMatch` has the ``distance`` (0 = identical; 1 = about one audible step on
-        average), ``score`` = 1 / (1 + distance), the preset's measured ``voice.profile`` and an
-        ``explanation`` such as "pitch 182 Hz vs 175 Hz (+0.7 st), rate 4.1 vs 3.9 syl/s, ..." (preset
-        vs target). Speaking a phrase costs what a speech call costs; profiles are cached per instance.
-        """
-        check_limit(limit)
-        measured = measure_target(target)
-        chosen_model, candidates = self._candidates(self.list(), model, voices)
-        pairs = [(v, self.profile(chosen_model, v.id, phrase=phrase)) for v in candidates]
-        return rank(measured, pairs, limit, weights)
-
-    async def amatch(
-        self,
-        target: VoiceProfile | AudioInput | Sequence[AudioInput],
-        *,
-        model: str | None = None,
-        limit: int = 5,
-        voices: Sequence[str] | None = None,
-        phrase: str = MATCH_PHRASE,
-        weights: Mapping[str, float] = FEATURE_WEIGHTS,
-        concurrency: int = 4,
-    ) -> builtins.list[VoiceMatch]:
-        """The async twin of :meth:`match` (presets are synthesised ``concurrency`` at a time)."""
-        check_limit(limit)
-        measured = await asyncio.to_thread(measure_target, target)
-        chosen_model, candidates = self._candidates(await self.alist(), model, voices)
-        gate = asyncio.Semaphore(max(1, concurrency))
-
-        async def one(voice: Voice) -> tuple[Voice, VoiceProfile]:
-            async with gate:
-                return voice, await self.aprofile(chosen_model, voice.id, phrase=phrase)
-
-        pairs = await asyncio.gather(*(one(v) for v in candidates))
-        return rank(measured, pairs, limit, weights)
+    async def _apick(self, model: str | None, only: Sequence[str] | None) -> tuple[str, builtins.list[Voice]]:
+        return self._candidates(await self.alist(), model, only)
 
 
 __all__ = ["FEATURE_WEIGHTS", "MATCH_PHRASE", "TogetherVoice", "compare", "known_voices", "parse_voices"]
