@@ -20,12 +20,13 @@ from polyface.capabilities import AudioInput
 from polyface.errors import InvalidArgument, ProviderUnavailable, ServerError
 from polyface.providers._base.config import ProviderConfig
 from polyface.providers._base.speech import AsyncSpeechStream, SpeechStream
+from polyface.providers._base.transcription import TranscriptionRunner
 from polyface.types.models import Pricing
 from polyface.types.speech import SpeechChunk, SpeechResponse
 from polyface.types.transcription import Transcription
 from polyface.types.usage import Usage
 from polyface.types.voice import Voice
-from polyface.wire.openai_audio import Task, Timestamps, parse_transcription, timestamp_granularities
+from polyface.wire.openai_audio import Task, Timestamps, timestamp_granularities
 from polyface.wire.sse import aiter_events, iter_events
 
 SPEECH_PATH: Final = "/audio/speech"
@@ -334,9 +335,12 @@ def _upload(audio: AudioInput) -> tuple[Any, float | None]:
     return {"file": (read.filename, read.data, read.mime_type)}, acoustics.audio_duration(read.data)
 
 
-class OpenAIAudio:
+class OpenAIAudio(TranscriptionRunner):
     """``adapter.audio``: text to speech (``speak``, ``stream``) and speech to text (``transcribe``,
     ``translate``), with async twins (``aspeak``, ``astream``, ``atranscribe``, ``atranslate``)."""
+
+    def _transcription_cost(self, price: Pricing | None, usage: Usage) -> float | None:
+        return transcription_cost(price, usage)
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
@@ -583,46 +587,6 @@ class OpenAIAudio:
         )
         files, duration = _upload(audio)
         return form, files, duration
-
-    def _parsed(self, data: Any, model: str, task: Task, duration: float | None) -> Transcription:
-        try:
-            return parse_transcription(
-                data, provider=self._provider, model=model, task=task, duration=duration, vendor=self._display
-            )
-        except ProviderUnavailable:
-            raise
-        except ValueError as exc:
-            raise ProviderUnavailable(
-                f"the {task} answer could not be read: {exc}", provider=self._display
-            ) from None
-
-    def _run(
-        self, task: Task, model: str, parts: tuple[Any, Any, float | None], timeout: float | None
-    ) -> Transcription:
-        form, files, duration = parts
-        path = TRANSLATIONS_PATH if task == "translate" else TRANSCRIPTIONS_PATH
-        with self.config.telemetry.call(
-            "translate" if task == "translate" else "transcription", model
-        ) as call:
-            response = self.config.http.request("POST", path, data=form, files=files, timeout=timeout)
-            result = self._parsed(response.json(), model, task, duration)
-            result.cost = transcription_cost(self.config.catalog.pricing(model), result.usage)
-            call.finish(response_model=model, cost=result.cost)
-        return result
-
-    async def _arun(
-        self, task: Task, model: str, parts: tuple[Any, Any, float | None], timeout: float | None
-    ) -> Transcription:
-        form, files, duration = parts
-        path = TRANSLATIONS_PATH if task == "translate" else TRANSCRIPTIONS_PATH
-        with self.config.telemetry.call(
-            "translate" if task == "translate" else "transcription", model
-        ) as call:
-            response = await self.config.http.arequest("POST", path, data=form, files=files, timeout=timeout)
-            result = self._parsed(response.json(), model, task, duration)
-            result.cost = transcription_cost(await self.config.catalog.apricing(model), result.usage)
-            call.finish(response_model=model, cost=result.cost)
-        return result
 
     def transcribe(
         self,

@@ -18,6 +18,7 @@ from polyface.capabilities import AudioInput
 from polyface.errors import InvalidArgument, ProviderUnavailable, ServerError
 from polyface.providers._base.config import ProviderConfig
 from polyface.providers._base.speech import AsyncSpeechStream, SpeechStream
+from polyface.providers._base.transcription import TranscriptionRunner
 from polyface.types.speech import PcmEncoding, SpeechChunk, SpeechResponse
 from polyface.types.transcription import Transcription
 from polyface.types.usage import Usage
@@ -280,7 +281,7 @@ def _upload(audio: AudioInput) -> tuple[Any, float | None]:
 # ---- the capability ------------------------------------------------------------------------------------
 
 
-class TogetherAudio:
+class TogetherAudio(TranscriptionRunner):
     """``adapter.audio``: text to speech (``speak``, ``stream``) and speech to text (``transcribe``,
     ``translate``), with async twins (``aspeak``, ``astream``, ``atranscribe``, ``atranslate``)."""
 
@@ -524,52 +525,6 @@ class TogetherAudio:
         files, duration = _upload(audio)
         return form, files, duration
 
-    def _parsed(
-        self, data: Any, model: str, task: Literal["transcribe", "translate"], duration: float | None
-    ) -> Transcription:
-        try:
-            return parse_transcription(
-                data, provider=self._provider, model=model, task=task, duration=duration, vendor=self._display
-            )
-        except ProviderUnavailable:
-            raise
-        except ValueError as exc:  # pydantic: a field of an unexpected type
-            raise ProviderUnavailable(
-                f"the {task} answer could not be read: {exc}", provider=self._display
-            ) from None
-
-    def _run(
-        self,
-        task: Literal["transcribe", "translate"],
-        path: str,
-        model: str,
-        parts: tuple[Any, Any, float | None],
-        timeout: float | None,
-    ) -> Transcription:
-        form, files, duration = parts
-        with self.config.telemetry.call(task if task == "translate" else "transcription", model) as call:
-            response = self.config.http.request("POST", path, data=form, files=files, timeout=timeout)
-            result = self._parsed(response.json(), model, task, duration)
-            result.cost = self.config.catalog.cost(model, result.usage)
-            call.finish(response_model=model, cost=result.cost)
-        return result
-
-    async def _arun(
-        self,
-        task: Literal["transcribe", "translate"],
-        path: str,
-        model: str,
-        parts: tuple[Any, Any, float | None],
-        timeout: float | None,
-    ) -> Transcription:
-        form, files, duration = parts
-        with self.config.telemetry.call(task if task == "translate" else "transcription", model) as call:
-            response = await self.config.http.arequest("POST", path, data=form, files=files, timeout=timeout)
-            result = self._parsed(response.json(), model, task, duration)
-            result.cost = await self.config.catalog.acost(model, result.usage)
-            call.finish(response_model=model, cost=result.cost)
-        return result
-
     def transcribe(
         self,
         audio: AudioInput,
@@ -606,7 +561,7 @@ class TogetherAudio:
             max_speakers,
             options,
         )
-        return self._run("transcribe", TRANSCRIPTIONS_PATH, model, parts, timeout)
+        return self._run("transcribe", model, parts, timeout)
 
     async def atranscribe(
         self,
@@ -636,7 +591,7 @@ class TogetherAudio:
             max_speakers,
             options,
         )
-        return await self._arun("transcribe", TRANSCRIPTIONS_PATH, model, parts, timeout)
+        return await self._arun("transcribe", model, parts, timeout)
 
     def translate(
         self,
@@ -655,7 +610,7 @@ class TogetherAudio:
         parts = self._form(
             audio, "translate", model, language, timestamps, False, prompt, temperature, None, None, options
         )
-        return self._run("translate", TRANSLATIONS_PATH, model, parts, timeout)
+        return self._run("translate", model, parts, timeout)
 
     async def atranslate(
         self,
@@ -672,7 +627,7 @@ class TogetherAudio:
         parts = self._form(
             audio, "translate", model, language, timestamps, False, prompt, temperature, None, None, options
         )
-        return await self._arun("translate", TRANSLATIONS_PATH, model, parts, timeout)
+        return await self._arun("translate", model, parts, timeout)
 
 
 __all__ = [
