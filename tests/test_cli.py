@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from polyface import __version__
@@ -59,3 +60,19 @@ def test_unknown_provider_is_a_clear_error() -> None:
     result = runner.invoke(app, ["models", "nosuch"])
     assert result.exit_code != 0
     assert "unknown provider 'nosuch'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("provider", "fixture", "model"),
+    [("openai", "fake_openai", "gpt-4o-mini"), ("anthropic", "fake_anthropic", "claude-sonnet-4-5")],
+)
+def test_chat_with_every_provider(
+    provider: str, fixture: str, model: str, request: pytest.FixtureRequest
+) -> None:
+    fake = request.getfixturevalue(fixture)
+    common = ["--api-key", fake.api_key, "--base-url", fake.base_url]
+    result = runner.invoke(app, ["chat", provider, model, "who are you", *common])
+    assert result.exit_code == 0, result.output
+    assert "Echo: who are you" in result.output and "tokens" in result.output
+    models = runner.invoke(app, ["models", provider, *common])
+    assert models.exit_code == 0 and model.split("-")[0] in models.output
