@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -100,66 +100,41 @@ def _fresh(fake: FakeServer, spec: VendorSpec, request: pytest.FixtureRequest) -
     return check
 
 
-@pytest.fixture(scope="session")
-def _fake_together_server() -> Iterator[FakeServer]:
-    yield from _serve(FakeTogether, TOGETHER)
+def _vendor_fixtures(name: str, server_class: Callable[[], type[FakeServer]], spec: VendorSpec) -> None:
+    """Define ``fake_<name>`` (reset per test, requests checked against ``spec``) over a session server."""
+
+    @pytest.fixture(scope="session", name=f"_fake_{name}_server")
+    def server() -> Iterator[FakeServer]:
+        yield from _serve(server_class(), spec)
+
+    @pytest.fixture(name=f"fake_{name}")
+    def fake(request: pytest.FixtureRequest) -> Iterator[FakeServer]:
+        running: FakeServer = request.getfixturevalue(f"_fake_{name}_server")
+        check = _fresh(running, spec, request)
+        yield running
+        check.fail_on_problems("during teardown")
+
+    globals()[f"_fake_{name}_server"] = server
+    globals()[f"fake_{name}"] = fake
 
 
-@pytest.fixture
-def fake_together(
-    _fake_together_server: FakeTogether, request: pytest.FixtureRequest
-) -> Iterator[FakeTogether]:
-    """A running fake Together API (``base_url``, ``api_key``, fault injection, recorded ``requests``)."""
-    check = _fresh(_fake_together_server, TOGETHER, request)
-    yield _fake_together_server
-    check.fail_on_problems("during teardown")
-
-
-@pytest.fixture(scope="session")
-def _fake_openai_server() -> Iterator[FakeServer]:
+def _fake_openai_class() -> type[FakeServer]:
     from polyface.testing.fake_openai import FakeOpenAI
 
-    yield from _serve(FakeOpenAI, OPENAI)
+    return FakeOpenAI
 
 
-@pytest.fixture
-def fake_openai(_fake_openai_server: FakeServer, request: pytest.FixtureRequest) -> Iterator[FakeServer]:
-    """A running fake OpenAI API; every request it records is checked against OpenAI's spec."""
-    check = _fresh(_fake_openai_server, OPENAI, request)
-    yield _fake_openai_server
-    check.fail_on_problems("during teardown")
-
-
-@pytest.fixture(scope="session")
-def _fake_anthropic_server() -> Iterator[FakeServer]:
+def _fake_anthropic_class() -> type[FakeServer]:
     from polyface.testing.fake_anthropic import FakeAnthropic
 
-    yield from _serve(FakeAnthropic, ANTHROPIC)
+    return FakeAnthropic
 
 
-@pytest.fixture
-def fake_anthropic(
-    _fake_anthropic_server: FakeServer, request: pytest.FixtureRequest
-) -> Iterator[FakeServer]:
-    """A running fake Anthropic API; every request it records is checked against Anthropic's spec."""
-    check = _fresh(_fake_anthropic_server, ANTHROPIC, request)
-    yield _fake_anthropic_server
-    check.fail_on_problems("during teardown")
-
-
-@pytest.fixture(scope="session")
-def _fake_compatible_server() -> Iterator[FakeServer]:
-    yield from _serve(FakeServer, OPENAI)
-
-
-@pytest.fixture
-def fake_compatible(
-    _fake_compatible_server: FakeServer, request: pytest.FixtureRequest
-) -> Iterator[FakeServer]:
-    """A running generic OpenAI-compatible server (vLLM-like); requests are checked against OpenAI's spec."""
-    check = _fresh(_fake_compatible_server, OPENAI, request)
-    yield _fake_compatible_server
-    check.fail_on_problems("during teardown")
+# fake_together, fake_openai, fake_anthropic; fake_compatible: a generic OpenAI-compatible server (vLLM-like).
+_vendor_fixtures("together", lambda: FakeTogether, TOGETHER)
+_vendor_fixtures("openai", _fake_openai_class, OPENAI)
+_vendor_fixtures("anthropic", _fake_anthropic_class, ANTHROPIC)
+_vendor_fixtures("compatible", lambda: FakeServer, OPENAI)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -30,8 +30,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from pydantic import Field
-
 from polyface.errors import InvalidArgument, ProviderError
 from polyface.providers._base.config import ProviderConfig
 from polyface.providers._base.uploads import (
@@ -43,7 +41,7 @@ from polyface.providers._base.uploads import (
     read_payload,
     upload_name,
 )
-from polyface.types._base import PolyfaceModel
+from polyface.types.files import StoredFile
 
 FilePurpose = Literal["fine-tune", "vision", "user_data", "batch", "assistants", "evals"]
 PURPOSES: frozenset[str] = frozenset({"fine-tune", "vision", "user_data", "batch", "assistants", "evals"})
@@ -60,23 +58,13 @@ LIST_PAGE = 10_000
 MIME_TYPES: Mapping[str, str] = {".jsonl": "text/jsonl", ".json": "application/json", ".csv": "text/csv"}
 
 
-class OpenAIFile(PolyfaceModel):
+class OpenAIFile(StoredFile):
     """A file stored at OpenAI (``OpenAIFile``)."""
 
-    id: str
-    filename: str
-    bytes: int = 0
-    purpose: str | None = None
     status: str | None = None
     """``uploaded``, ``processed`` or ``error`` (deprecated by OpenAI, still sent)."""
     status_details: str | None = None
-    created_at: int | None = None
     expires_at: int | None = None
-    sha256: str | None = None
-    """The content's SHA-256, when polyface uploaded it in this process."""
-    reused: bool = False
-    """True when an upload found the same file already there and sent nothing."""
-    raw: dict[str, Any] = Field(default_factory=dict, repr=False, exclude=True)
 
 
 # ---- responses (pure) -------------------------------------------------------------------------------------

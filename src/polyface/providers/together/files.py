@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 import httpx
-from pydantic import Field
 
 from polyface.errors import Conflict, InvalidArgument, ProviderError
 from polyface.providers._base.config import ProviderConfig
@@ -37,7 +36,7 @@ from polyface.providers._base.uploads import (
     read_payload,
 )
 from polyface.providers._base.uploads import upload_name as shared_upload_name
-from polyface.types._base import PolyfaceModel
+from polyface.types.files import StoredFile
 
 FilePurpose = Literal[
     "fine-tune", "eval", "eval-sample", "eval-output", "eval-summary", "batch-generated", "batch-api"
@@ -50,23 +49,13 @@ PURPOSES: frozenset[str] = frozenset(
 FILE_TYPES: dict[str, FileType] = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
 
-class TogetherFile(PolyfaceModel):
+class TogetherFile(StoredFile):
     """A file stored at Together (``FileResponse``)."""
 
-    id: str
-    filename: str
-    bytes: int = 0
-    purpose: str | None = None
     file_type: str | None = None
     processed: bool | None = None
     """Whether Together has checked the file (training needs a processed file)."""
-    created_at: int | None = None
     line_count: int | None = None
-    sha256: str | None = None
-    """The content's SHA-256, when polyface uploaded it in this process."""
-    reused: bool = False
-    """True when an upload found the same file already there and sent nothing."""
-    raw: dict[str, Any] = Field(default_factory=dict, repr=False, exclude=True)
 
 
 def parse_file(data: Any) -> TogetherFile:
