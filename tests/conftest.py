@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,8 +35,17 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.fixture(scope="session")
+def local_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache folder for the session: what the local provider rebuilds from shipped models (the
+    safetensors copy of SmolLM2) is built once, not per test."""
+    return tmp_path_factory.mktemp("polyface-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, local_cache_dir: Path) -> None:
+    monkeypatch.setenv("POLYFACE_HOME", str(tmp_path / "polyface-home"))
+    monkeypatch.setenv("POLYFACE_CACHE_DIR", str(local_cache_dir))
     for name in (
         "TOGETHER_API_KEY",
         "TOGETHER_BASE_URL",
@@ -143,3 +153,46 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     yield
     for check in item.stash.get(_SPEC_CHECKS, []):
         check.fail_on_problems("in this test")
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Iterator[Any]:
+    """A ``LocalAdapter`` on a fresh data folder (models loaded earlier in the session are reused)."""
+    from polyface import LocalAdapter
+
+    adapter = LocalAdapter(data_dir=tmp_path / "local-data")
+    yield adapter
+    adapter.close()
+
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty persona database: a SQLite file, and a new PostgreSQL database (127.0.0.1:5432)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'personas.db'}"
+        return
+    import uuid
+
+    import psycopg
+
+    name = f"pf_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def studio(database_url: str, tmp_path: Path) -> Iterator[Any]:
+    """A ``Studio`` on a fresh database (SQLite and PostgreSQL) with its data folder in the test's tmp."""
+    from polyface.persona.studio import Studio
+
+    s = Studio(database_url, data_dir=tmp_path / "studio")
+    yield s
+    s.close()

@@ -16,8 +16,11 @@ _EXPORTS: dict[str, str] = {
     "TogetherAdapter": "polyface.providers.together",
     "OpenAIAdapter": "polyface.providers.openai",
     "AnthropicAdapter": "polyface.providers.anthropic",
+    "LocalAdapter": "polyface.providers.local",
     "provider": "polyface.providers.registry",
     "RateLimit": "polyface.providers._base.ratelimit",
+    # personas
+    "Studio": "polyface.persona.studio",
     # types
     "Message": "polyface.types.text",
     "TextResponse": "polyface.types.text",
@@ -118,11 +121,17 @@ if TYPE_CHECKING:
     from polyface.errors import (
         ServerError as ServerError,
     )
+    from polyface.persona.studio import (
+        Studio as Studio,
+    )
     from polyface.providers._base.ratelimit import (
         RateLimit as RateLimit,
     )
     from polyface.providers.anthropic import (
         AnthropicAdapter as AnthropicAdapter,
+    )
+    from polyface.providers.local import (
+        LocalAdapter as LocalAdapter,
     )
     from polyface.providers.openai import (
         OpenAIAdapter as OpenAIAdapter,

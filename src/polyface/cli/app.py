@@ -1,8 +1,9 @@
-"""``polyface``: providers, models and chat from the shell."""
+"""``polyface``: providers, models and chat from the shell; personas, their avatars and the demo."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,6 +11,11 @@ from rich.console import Console
 from rich.table import Table
 
 from polyface._version import __version__
+from polyface.cli.avatar import avatar_app, respond
+from polyface.cli.common import CliSettings
+from polyface.cli.persona import consent_app, persona_app, samples_app
+from polyface.cli.runs import runs_app
+from polyface.cli.serve import keys_app, serve
 
 app = typer.Typer(
     name="polyface",
@@ -30,11 +36,26 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            help="Persona database URL (default: POLYFACE_DATABASE_URL, else SQLite in the data folder).",
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", help="Data folder: media, local models (default: POLYFACE_HOME or the user's)."
+        ),
+    ] = None,
 ) -> None:
     """polyface: one typed interface over AI providers."""
+    ctx.obj = CliSettings(database=database, data_dir=data_dir)
 
 
 def _adapter(name: str, api_key: str | None, base_url: str | None) -> Any:
@@ -151,11 +172,39 @@ def chat(
 
 
 @app.command()
-def demo() -> None:
-    """Run the offline demo (no key, no network)."""
+def demo(
+    ctx: typer.Context,
+    providers: Annotated[
+        bool,
+        typer.Option(
+            "--providers", help="Instead: the provider-layer showcase against a local Together fake."
+        ),
+    ] = False,
+) -> None:
+    """The offline persona demo: Rex, trained here in every modality, answers in text, voice, video.
+
+    No key, no network. Uses --data-dir (default: <user data>/demo); run again, it starts Rex afresh."""
+    if providers:
+        from polyface.cli.demo_providers import run as showcase
+
+        showcase(console)
+        return
+    from polyface.cli.common import clean_errors, settings
     from polyface.cli.demo import run
 
-    run(console)
+    options = settings(ctx)
+    with clean_errors():
+        run(console, data_dir=options.data_dir, database=options.database)
+
+
+app.add_typer(persona_app, name="persona")
+app.add_typer(samples_app, name="samples")
+app.add_typer(consent_app, name="consent")
+app.add_typer(avatar_app, name="avatar")
+app.add_typer(runs_app, name="runs")
+app.command("respond")(respond)
+app.add_typer(keys_app, name="keys")
+app.command("serve")(serve)
 
 
 def main() -> None:

@@ -1,99 +1,203 @@
-"""``polyface demo``: an offline showcase of the provider layer (no key, no network).
+"""``polyface demo``: a persona from nothing, offline, on this machine, in a few minutes.
 
-It starts the local Together fake (a server on 127.0.0.1 speaking Together's wire
-format) and drives ``TogetherAdapter`` against it: the catalog with prices, a reply
-with usage and cost, a streamed reply, a rate-limit storm ridden out by retries, a
-vendor error turned into a polyface error, and 32 concurrent async calls.
+On the embedded defaults (SQLite and the ``local`` provider, in a demo data folder: ``--data-dir`` or
+``<user data>/demo``) it
+
+1. makes Rex Harbor's samples from data shipped with polyface (:mod:`polyface.cli.demo_assets`): his
+   dialogue, voice recordings synthesized with a known eSpeak NG profile, drawn portraits, talking clips;
+2. creates the persona ``rex`` (an earlier demo's ``rex`` is deleted first, so it runs again cleanly),
+   imports every sample and records a consent;
+3. plans every modality on ``local``, trains them all with a progress bar each, activates the avatar;
+4. asks Rex two questions and gets answers in text, voice (WAV) and video (MP4), printing where each is.
+
+``polyface demo --providers`` is the older showcase of the provider layer against a local Together fake.
 """
 
 from __future__ import annotations
 
-import asyncio
+import os
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
-from rich.table import Table
 
-MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+if TYPE_CHECKING:
+    from polyface.cli.demo_assets import RexSamples
+    from polyface.persona.studio import PersonaHandle, Studio
 
 
-def run(console: Console | None = None) -> None:
+ANSWER_TOKENS = 60
+"""The most tokens of an answer: a sentence or two, so that voice and video stay short."""
+
+
+def default_url(folder: Path) -> str:
+    """The demo's database: SQLite in its folder (whatever POLYFACE_DATABASE_URL says)."""
+    return f"sqlite:///{folder / 'polyface.db'}"
+
+
+EVERY_MODALITY_LOCAL = {
+    "text": "local",
+    "voice": "local",
+    "image": "local",
+    "video": "local",
+    "audio": "local",
+}
+
+
+def demo_folder(data_dir: Path | None) -> Path:
+    """``data_dir``, else ``<user data folder>/demo`` (``POLYFACE_HOME/demo`` where that is set)."""
+    if data_dir is not None:
+        return Path(data_dir).expanduser()
+    from polyface.providers.local.config import default_data_dir
+
+    return default_data_dir() / "demo"
+
+
+def step(console: Console, number: int, title: str) -> None:
+    console.print(f"\n[bold cyan]{number}.[/] [bold]{escape(title)}[/]")
+
+
+def fresh_persona(studio: Studio, samples: RexSamples, console: Console) -> PersonaHandle:
+    """The persona ``rex``, created anew (an earlier demo's is deleted with everything it stored)."""
+    profile = samples.profile
+    name = profile["name"]
+    if name in studio.personas.names():
+        studio.personas.delete(name)
+        console.print(f"  [dim]deleted the persona {name!r} an earlier demo made[/]")
+    persona = studio.personas.create(
+        name,
+        description=profile["description"],
+        style_notes=profile["style_notes"],
+        system_prompt=profile["system_prompt"],
+    )
+    console.print(f"  created persona [bold]{name}[/]: {escape(profile['description'])}")
+    return persona
+
+
+def import_samples(persona: PersonaHandle, samples: RexSamples, console: Console) -> None:
+    from polyface.cli.persona import import_all, reports_table
+
+    sources = [
+        ("text", str(samples.dialogue)),
+        ("audio", str(samples.folder / "voice" / "*.wav")),
+        ("image", str(samples.folder / "portraits" / "*.png")),
+        ("video", str(samples.folder / "clips" / "*.mp4")),
+    ]
+    reports = import_all(persona, sources)
+    console.print(reports_table(reports))
+    for report in reports:
+        for problem in report.rejected:
+            console.print(f"  [red]rejected[/] {escape(problem.source)}: {escape(problem.reason)}")
+
+
+def run(
+    console: Console | None = None, *, data_dir: Path | None = None, database: str | None = None
+) -> list[Any]:
+    """Run the demo (see the module's docstring); returns the two answers (``PersonaResponse``)."""
+    from polyface.cli.avatar import follow, report_runs
+    from polyface.cli.demo_assets import make_rex_samples
+    from polyface.errors import PolyfaceError
+    from polyface.persona.studio import Studio
+
     console = console or Console()
-    try:
-        from polyface.testing.fake_together import FakeTogether
-    except ImportError:  # pragma: no cover - depends on the install
-        console.print("[red]The demo needs the local fake server: pip install 'polyface[fake]'[/]")
-        raise
-    from polyface import TogetherAdapter, errors
-
+    started = time.monotonic()
+    folder = demo_folder(data_dir)
+    hint = f"polyface --data-dir {folder}"
+    if database or os.environ.get("POLYFACE_DATABASE_URL"):
+        hint += f" --database {database or default_url(folder)}"
+    database = database or default_url(folder)
     console.print(
-        Panel.fit("polyface offline demo: TogetherAdapter against a local Together fake", style="bold")
+        Panel.fit(
+            "polyface demo: a persona from nothing, offline, on this machine\n"
+            "[dim]SQLite + the local provider (no key, no network); Rex Harbor is fictional[/]",
+            style="bold",
+        )
     )
-    with FakeTogether() as fake, TogetherAdapter(api_key=fake.api_key, base_url=fake.base_url) as together:
-        console.print(f"[dim]fake Together API at {fake.base_url}[/]\n")
+    console.print(f"[dim]data folder: {escape(str(folder))}[/]")
 
-        table = Table(title="1. together.models(): the catalog, fetched once and cached")
-        table.add_column("model", no_wrap=True)
-        for col in ("modality", "$ in / Mtok", "$ out / Mtok"):
-            table.add_column(col)
-        for m in together.models():
-            p = m.pricing
-            table.add_row(
-                m.id, m.modality, f"{p.input_per_mtok:g}" if p else "", f"{p.output_per_mtok:g}" if p else ""
+    step(console, 1, "Rex's samples, made from data shipped with polyface")
+    with console.status("synthesizing his voice, drawing his portrait, encoding clips"):
+        samples = make_rex_samples(folder / "rex-samples")
+    voice = samples.profile["voice"]
+    console.print(
+        f"  dialogue: {escape(samples.dialogue.name)} (shipped); voice: {len(samples.voice)} WAV files from "
+        f"eSpeak NG en-us+{voice['variant']} at pitch {voice['pitch']}, rate {voice['rate']} wpm; "
+        f"{len(samples.images)} portraits; {len(samples.clips)} talking clips"
+    )
+
+    with Studio(database, data_dir=folder) as studio:
+        step(console, 2, "the persona, its samples and its consent")
+        persona = fresh_persona(studio, samples, console)
+        import_samples(persona, samples, console)
+        consent = samples.profile["consent"]
+        recorded = persona.consent.record(
+            consent["subject"], consent["uses"], evidence=samples.consent, note=consent["note"]
+        )
+        console.print(f"  consent recorded: {escape(recorded.subject)} for {', '.join(recorded.uses)}")
+
+        step(console, 3, "plan every modality on the local provider")
+        plan = persona.avatar.plan(**EVERY_MODALITY_LOCAL)
+        console.print(plan.table())
+
+        step(console, 4, "train (one run per modality, all on this machine)")
+        runs = persona.avatar.train(plan)
+        infos = follow(runs)
+        report_runs(infos)
+        failed = [i for i in infos if i.status != "succeeded"]
+        if failed:
+            raise PolyfaceError(
+                f"the demo stops here: {', '.join(i.modality for i in failed)} did not train "
+                f"(reasons above). What it made is in {folder}."
             )
-        console.print(table)
 
-        console.print("\n[bold]2. together.text.generate(...)[/]")
-        reply = together.text.generate(
-            model=MODEL, messages=[{"role": "user", "content": "Say hi like an action hero."}]
-        )
-        console.print(f"  text: {reply.text!r}")
-        console.print(
-            f"  usage: {reply.usage.input_tokens} in + {reply.usage.output_tokens} out tokens; "
-            f"cost ${reply.cost:.8f}; finish_reason {reply.finish_reason}"
-        )
+        step(console, 5, "activate the avatar")
+        version = persona.set_avatar(runs, note="polyface demo")
+        for modality, ref in version.models.items():
+            console.print(
+                f"  {modality:<6} {escape(str(ref.get('provider')))}:{escape(str(ref.get('model')))}"
+            )
+        fitted = fitted_voice(studio, version.models.get("voice"))
+        if fitted:
+            console.print(f"  [dim]voice fit: {escape(fitted)} (recorded with pitch {voice['pitch']}, "
+                          f"rate {voice['rate']})[/]")  # fmt: skip
 
-        console.print("\n[bold]3. together.text.stream(...)[/]  ", end="")
-        stream = together.text.stream(model=MODEL, messages="Nothing matters more than family and loyalty.")
-        for delta in stream:
-            console.print(delta.text, end="", highlight=False)
-        console.print(
-            f"\n  final: {stream.usage.total_tokens if stream.usage else 0} tokens, ${stream.cost:.8f}"
-        )
-
-        console.print("\n[bold]4. a 429 storm with retry-after: polyface waits and retries[/]")
-        fake.fail("/v1/chat/completions", status=429, times=2, headers={"retry-after": "0.5"})
-        start = time.monotonic()
-        reply = together.text.generate(model=MODEL, messages="still there?")
-        console.print(
-            f"  got {reply.text!r} after {time.monotonic() - start:.2f} s "
-            f"({together.config.http.stats['retries']} retries, waits from retry-after)"
-        )
-
-        console.print("\n[bold]5. vendor errors become polyface errors[/]")
-        fake.fail(
-            "/v1/chat/completions", status=404, body={"error": {"message": "model not found", "type": "x"}}
-        )
-        try:
-            together.text.generate(model="no/such-model", messages="hi")
-        except errors.NotFound as exc:
-            console.print(f"  [yellow]{type(exc).__name__}[/]: {exc}")
-
-        console.print("\n[bold]6. async: 32 concurrent together.text.agenerate(...)[/]")
-
-        async def many() -> float:
-            async with TogetherAdapter(api_key=fake.api_key, base_url=fake.base_url) as t:
-                replies = await asyncio.gather(
-                    *(t.text.agenerate(model=MODEL, messages=f"n{i}") for i in range(32))
+        step(console, 6, "ask Rex (text + voice + video)")
+        answers: list[Any] = []
+        for question in samples.profile["questions"]:
+            console.print(f"\n  [bold]you:[/] {escape(question)}")
+            with console.status("Rex is answering (text, then his voice, then the talking head)"):
+                answer = persona.respond(
+                    question, output_modalities=["text", "voice", "video"], max_tokens=ANSWER_TOKENS
                 )
-            return sum(r.cost or 0 for r in replies)
+            console.print(f"  [bold]rex:[/] {escape(answer.text)}", highlight=False)
+            for kind in ("voice", "video"):
+                output = getattr(answer, kind)
+                if output is not None:
+                    console.print(
+                        f"  [dim]{kind}:[/] {escape(str(output.path))}", highlight=False, soft_wrap=True
+                    )
+            answers.append(answer)
 
-        start = time.monotonic()
-        total = asyncio.run(many())
-        console.print(f"  32 replies in {time.monotonic() - start:.2f} s, total cost ${total:.8f}")
-
+    minutes, seconds = divmod(int(time.monotonic() - started), 60)
     console.print(
-        "\n[green]Done.[/] With a real key: export TOGETHER_API_KEY=... and run "
-        f'[bold]polyface chat together {MODEL} "Hello"[/]'
+        f"\n[green]Done[/] in {minutes} min {seconds} s. Ask Rex more:\n"
+        f'  [bold]{escape(hint)} respond rex "Tell me about your truck." --out text,voice,video[/]'
     )
+    return answers
+
+
+def fitted_voice(studio: Studio, ref: dict[str, Any] | None) -> str | None:
+    """What the voice fit found (variant, pitch, rate), when the voice model is a local one."""
+    if not ref or ref.get("provider") != "local":
+        return None
+    from polyface.errors import PolyfaceError
+
+    try:
+        params = studio.adapter("local").model(str(ref.get("model"))).params
+    except PolyfaceError:  # the summary line is optional
+        return None
+    parts = [f"{k} {params[k]}" for k in ("variant", "pitch", "range", "rate") if k in params]
+    return ", ".join(parts) or None

@@ -10,6 +10,7 @@ PROVIDERS: dict[str, str] = {
     "together": "polyface.providers.together:TogetherAdapter",
     "openai": "polyface.providers.openai:OpenAIAdapter",
     "anthropic": "polyface.providers.anthropic:AnthropicAdapter",
+    "local": "polyface.providers.local:LocalAdapter",
 }
 
 

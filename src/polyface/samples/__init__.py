@@ -1,0 +1,1 @@
+"""Sample data shipped with polyface: the demo persona dialogue (also the tests training data)."""
