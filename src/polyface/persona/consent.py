@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from polyface.persona.studio import Studio
 
 MAX_EVIDENCE_BYTES = 50 * 1024 * 1024
+MAX_SUBJECT_CHARS = 200
 
 
 def consent_info(row: Consent) -> ConsentInfo:
@@ -56,8 +57,12 @@ class ConsentBook:
     ) -> ConsentInfo:
         """Record that ``subject`` consents to ``uses`` (voice, image, video) of their likeness.
         ``evidence`` (a signed form, a recorded statement: a path or bytes) is stored with it."""
-        if not subject or not subject.strip():
+        if not isinstance(subject, str) or not subject.strip():
             raise InvalidArgument("subject must name who consents (e.g. subject='Rex Harbor').")
+        if len(subject.strip()) > MAX_SUBJECT_CHARS:  # the column's limit (PostgreSQL enforces it)
+            raise InvalidArgument(
+                f"subject is {len(subject.strip())} characters; use at most {MAX_SUBJECT_CHARS} (a name)."
+            )
         uses = [u.strip().lower() for u in uses]
         unknown = sorted(set(uses) - set(LIKENESS_USES))
         if unknown or not uses:

@@ -44,6 +44,10 @@ def extension_for(mime_type: str) -> str:
     return EXTENSIONS.get(mime_type) or mimetypes.guess_extension(mime_type) or ".bin"
 
 
+def _hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)
+
+
 def mime_for(name: str | os.PathLike[str], default: str = "application/octet-stream") -> str:
     guessed, _ = mimetypes.guess_type(str(name))
     return {"audio/x-wav": "audio/wav"}.get(guessed or "", guessed or default)
@@ -119,6 +123,64 @@ class MediaStore:
         with self._fs.open(f"{self._root}/{self._name(sha, mime_type)}", "rb") as f:
             data: bytes = f.read()
         return data
+
+    def name_of(self, sha: str, mime_type: str) -> str:
+        """The blob's name inside the store (``ab/ab12...ef.wav``)."""
+        return self._name(sha, mime_type)
+
+    def sweep(self, keep: set[str], *, older_than: float) -> list[str]:
+        """Remove what a crash can leave in the store: files named like blobs (``ab/<sha256>.<ext>``) that
+        are not in ``keep`` (names from :meth:`name_of`) and unfinished writes (``.put-*``, ``*.part``),
+        when last modified more than ``older_than`` seconds ago (a write still in progress is younger).
+        Other files are left alone. Returns the names removed."""
+        import time
+
+        cutoff = time.time() - older_than
+        removed: list[str] = []
+        for name, modified in self._entries():
+            folder, _, base = name.rpartition("/")
+            temporary = base.startswith(".put-") or base.endswith(".part")
+            stem = base.split(".", 1)[0]
+            blob_like = len(folder) == 2 and len(stem) == 64 and stem.startswith(folder) and _hex(stem)
+            if not (temporary or (blob_like and name not in keep)):
+                continue
+            if modified is not None and modified > cutoff:
+                continue
+            if modified is None and older_than > 0:  # age unknown: only an explicit sweep of everything
+                continue
+            try:
+                self._remove(name)
+            except (OSError, FileNotFoundError):
+                continue
+            removed.append(name)
+        return sorted(removed)
+
+    def _entries(self) -> list[tuple[str, float | None]]:
+        """Every file under the root as (name relative to the root, modification time or None)."""
+        out: list[tuple[str, float | None]] = []
+        if self.local_root is not None:
+            if not self.local_root.is_dir():
+                return out
+            for path in self.local_root.rglob("*"):
+                try:
+                    if path.is_file() and not path.is_symlink():
+                        out.append((path.relative_to(self.local_root).as_posix(), path.stat().st_mtime))
+                except OSError:
+                    continue
+            return out
+        root = self._root.rstrip("/")
+        for full, info in self._fs.find(root, detail=True).items():
+            stamp = info.get("mtime") or info.get("LastModified") or info.get("created")
+            modified = stamp.timestamp() if hasattr(stamp, "timestamp") else stamp
+            name = str(full)[len(root) :].lstrip("/")
+            out.append((name, float(modified) if isinstance(modified, int | float) else None))
+        return out
+
+    def _remove(self, name: str) -> None:
+        if self.local_root is not None:
+            (self.local_root / name).unlink(missing_ok=True)
+        else:
+            self._fs.rm(f"{self._root.rstrip('/')}/{name}")
 
     def delete(self, sha: str, mime_type: str) -> None:
         local = self.path(sha, mime_type)

@@ -86,7 +86,8 @@ MAX_SECONDS = 600.0
 MIN_IMAGE_SIDE = 64
 """Images and video frames must be at least this many pixels wide and high."""
 SILENCE_PEAK = 32768 // 1000
-"""16-bit peak below which a recording counts as silent (-60 dBFS)."""
+"""Peak (on a 16-bit scale, whatever the recording's sample format) below which a recording counts as
+silent (-60 dBFS)."""
 MAX_TRANSCRIPT_BYTES = MiB
 
 SUFFIXES: dict[str, frozenset[str]] = {
@@ -263,16 +264,37 @@ def inspect_wav(data: bytes) -> WavInfo:
     raise Rejected("is cut off: its WAV header has no audio data after it; export the recording again")
 
 
+def _integer_pcm(info: WavInfo) -> bool:
+    """Packed integer PCM of 8, 16, 24 or 32 bits (what :func:`_peak16` reads without ffmpeg)."""
+    return (
+        info.format_tag == 1
+        and info.bits in (8, 16, 24, 32)
+        and info.block_align == info.channels * (info.bits // 8)
+    )
+
+
 def _peak16(data: bytes, info: WavInfo) -> int | None:
-    """The largest 16-bit sample magnitude (None for other sample formats)."""
-    if not info.plain_pcm16:
+    """The largest sample magnitude on a 16-bit scale, for integer PCM of 8, 16, 24 or 32 bits (None for
+    other sample formats, which :func:`check_audio` decodes to 16-bit first)."""
+    if not _integer_pcm(info):
         return None
     import numpy as np
 
+    width = info.bits // 8
     raw = data[info.data_offset : info.data_offset + info.frames * info.block_align]
-    samples = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2")
-    if samples.size == 0:
+    raw = raw[: len(raw) // width * width]
+    if not raw:
         return 0
+    if info.bits == 8:  # unsigned, centred on 128
+        samples = (np.frombuffer(raw, dtype=np.uint8).astype(np.int32) - 128) * 256
+    elif info.bits == 16:
+        samples = np.frombuffer(raw, dtype="<i2").astype(np.int32)
+    elif info.bits == 24:
+        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+        value = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        samples = np.where(value & 0x800000, value - 0x1000000, value) >> 8
+    else:
+        samples = np.frombuffer(raw, dtype="<i4").astype(np.int64) >> 16
     return max(int(samples.max()), -int(samples.min()))
 
 
@@ -329,7 +351,7 @@ def check_audio(data: bytes, path: Path | None) -> Checked:
     if fmt == "wav":
         info = inspect_wav(data)
         measured, measured_bytes = info, data
-        if info.format_tag not in (1,):  # float, extensible, compressed: let ffmpeg decode it
+        if not _integer_pcm(info):  # float, compressed, padded samples: let ffmpeg decode it
             measured_bytes = _decoded_wav(data, path, fmt)
             measured = inspect_wav(measured_bytes)
         meta: dict[str, Any] = {"format": "wav", "bits": info.bits}
@@ -854,7 +876,8 @@ class SampleSet:
                         session.add(row)
                         session.flush()
                         report.added.append(self._info(session, row))
-                except IntegrityError:
+                except IntegrityError as exc:
+                    self._duplicate_or_raise("text", entry[2], entry[0], exc)
                     report.duplicates.append(entry[0])
 
     def _text_sample(self, where: str, text: str, checksum: str) -> Sample:
@@ -914,8 +937,23 @@ class SampleSet:
                 session.add(row)
                 session.flush()
                 report.added.append(self._info(session, row))
-        except IntegrityError:  # stored by another import meanwhile
-            report.duplicates.append(item.source)
+        except IntegrityError as exc:
+            self._duplicate_or_raise(modality, checksum, item.source, exc)
+            report.duplicates.append(item.source)  # stored by another import meanwhile
+
+    def _duplicate_or_raise(self, modality: str, checksum: str, source: str, exc: IntegrityError) -> None:
+        """After an IntegrityError storing one sample: return when the same content is stored now (another
+        import won the race); else the persona is gone (:class:`PersonaNotFound`) or the database refused
+        the row for another reason (:class:`PolyfaceError` saying so)."""
+        if self._exists(modality, checksum):
+            return
+        with self._studio.db.session() as session:
+            self._require_persona(session)
+        raise PolyfaceError(
+            f"the database refused the {modality} sample from {source} "
+            f"({type(exc.orig).__name__ if exc.orig is not None else 'IntegrityError'}); nothing was stored "
+            "for it: check the database (`polyface samples list`) and import it again."
+        ) from exc
 
     def _exists(self, modality: str, checksum: str) -> bool:
         with self._studio.db.session() as session:

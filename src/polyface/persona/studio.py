@@ -31,7 +31,7 @@ from polyface.persona.errors import PersonaExists, PersonaNotFound
 from polyface.persona.media import MediaStore
 from polyface.persona.store import collect_garbage, delete_files
 from polyface.persona.tables import Avatar, Persona, Sample
-from polyface.persona.views import PersonaInfo
+from polyface.persona.views import GarbageReport, PersonaInfo
 
 if TYPE_CHECKING:
     from polyface.persona.avatar import AvatarManager
@@ -288,6 +288,37 @@ class Studio:
                     adapter = provider(name)
                 self._adapters[name] = adapter
             return adapter
+
+    def collect_garbage(self, *, older_than: float = 3600.0) -> GarbageReport:
+        """Remove what nothing refers to: media rows no sample, consent or turn uses (and their files),
+        files in the media store without a row and unfinished writes (what a killed import leaves), and
+        the work folders of training runs that ended. Files younger than ``older_than`` seconds are kept
+        (an import in another process may be about to commit their rows)."""
+        from polyface.persona.store import known_names
+        from polyface.persona.tables import TrainingRun
+        from polyface.persona.training import TERMINAL
+
+        report = GarbageReport()
+        with self.db.session() as session:
+            unused = collect_garbage(session)
+        delete_files(self.media, unused)
+        report.blobs = sorted(sha for sha, _mime in unused)
+        with self.db.session() as session:
+            keep = known_names(session, self.media)
+        report.files = self.media.sweep(keep, older_than=older_than)
+        runs_dir = self.data_dir / "runs"
+        if runs_dir.is_dir():
+            with self.db.session() as session:
+                going = set(session.scalars(select(TrainingRun.id).where(TrainingRun.status.not_in(TERMINAL))))
+            import shutil
+            import time
+
+            cutoff = time.time() - older_than  # a folder younger than that may be a run committed meanwhile
+            for folder in sorted(runs_dir.iterdir()):
+                if folder.is_dir() and folder.name not in going and folder.stat().st_mtime <= cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    report.workdirs.append(folder.name)
+        return report
 
     def close(self) -> None:
         for adapter in self._adapters.values():

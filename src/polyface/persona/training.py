@@ -5,9 +5,17 @@ The protocol that makes a crash harmless:
 1. every run of a plan is written as ``planned`` (one transaction) before anything is sent;
 2. a run is marked ``submitting`` (committed), then submitted with a marker (``<persona>-<run id>``) in
    the job's name or suffix, then its provider job id is recorded (``running``);
+   Just before the job-creating request, the run records the samples it uses and ``_sent_at`` (committed):
+   a ``submitting`` run without ``_sent_at`` never reached its provider's job endpoint;
 3. ``resume`` finds runs a crash interrupted: ``planned`` ones are submitted; a ``submitting`` one is first
    looked up among the provider's jobs by its marker (adopted if the provider has it, submitted only if
    not); a ``running`` one whose local job died with its process is submitted again.
+
+Providers whose jobs cannot be listed (OpenAI custom voices) are submitted in steps that each leave a
+trace: the consent recording is uploaded under the run's marker (found again by name, never uploaded
+twice) and its id recorded; only then ``_sent_at`` is committed and the voice made. So only a crash in
+the instant between committing ``_sent_at`` and recording the voice leaves the run in doubt (``resume``
+fails it with what to check); a crash before that is resumed like any other.
 
 So no provider job is lost or duplicated, and a failed modality never undoes one that succeeded.
 """
@@ -63,6 +71,7 @@ def run_info(row: TrainingRun, persona: str) -> RunInfo:
         error=row.error,
         events=list(row.events or []),
         parameters=dict(row.parameters or {}),
+        sample_ids=[int(i) for i in row.sample_ids or []],
         created_at=row.created_at,
         finished_at=row.finished_at,
     )
@@ -82,6 +91,12 @@ def start_training(persona: PersonaHandle, plan: AvatarPlan, *, budget_usd: floa
     if budget_usd is not None and budget_usd < 0:
         raise InvalidArgument(f"budget_usd must be 0 or more (got {budget_usd}).")
     plan.check_budget(budget_usd)
+    for item in plan.items:  # the columns' limits (PostgreSQL enforces them; SQLite would not)
+        if len(item.provider) > 64 or len(item.base_model) > 200:
+            raise InvalidArgument(
+                f"the {item.modality} step names a provider or base model too long to record "
+                f"({len(item.provider)} and {len(item.base_model)} characters; at most 64 and 200)."
+            )
     for item in plan.items:  # every consent is checked before anything is sent
         if item.modality in LIKENESS_USES:
             persona.consent.require(item.modality)
@@ -189,6 +204,10 @@ def submit(studio: Studio, run_id: str, *, claim_from: tuple[str, ...] = ("plann
         trainer = _trainer(studio, run.provider, run.modality)
         if budget is not None and "budget_usd" in inspect.signature(trainer.train).parameters:
             args["budget_usd"] = budget
+        if (run.provider, run.modality) in UNLISTABLE:
+            args = _upload_consent_once(studio, run_id, trainer, args)
+        if not _mark_sending(studio, run_id, sample_ids):
+            return studio.runs.get(run_id)  # cancelled meanwhile: nothing is sent
         job = trainer.train(**args)
     except (ProviderTimeout, ProviderUnavailable) as exc:
         # The request may have reached the provider: leave the run to `resume`, which looks for its job.
@@ -204,6 +223,43 @@ def submit(studio: Studio, run_id: str, *, claim_from: tuple[str, ...] = ("plann
         return _fail(studio, run_id, f"{type(exc).__name__}: {redact(str(exc))}")
     _record_submission(studio, run_id, job.id, sample_ids, getattr(job, "estimated_cost", None))
     return studio.runs.get(run_id)
+
+
+def _set_parameters(studio: Studio, run_id: str, **values: Any) -> None:
+    with studio.db.session() as session:
+        run = session.get(TrainingRun, run_id)
+        if run is not None:
+            run.parameters = {**(run.parameters or {}), **values}
+
+
+def _mark_sending(studio: Studio, run_id: str, sample_ids: list[int]) -> bool:
+    """Commit, before the job-creating request, the samples the run uses and that the request is about to
+    be sent (``_sent_at``). False when the run is no longer ``submitting`` (cancelled meanwhile)."""
+    with studio.db.session() as session:
+        run = session.get(TrainingRun, run_id)
+        if run is None or run.status != "submitting":
+            return False
+        run.sample_ids = list(sample_ids)
+        run.parameters = {**(run.parameters or {}), "_sent_at": datetime.now(UTC).isoformat()}
+        return True
+
+
+def _upload_consent_once(studio: Studio, run_id: str, trainer: Any, args: dict[str, Any]) -> dict[str, Any]:
+    """For trainers whose jobs cannot be listed (OpenAI custom voices): upload the consent recording as its
+    own step, named by the run's marker, and record its id, so that a crash before the voice is made is
+    resumed by submitting again, with the consent uploaded before (found by name) rather than a second one."""
+    consent, name = args.get("consent"), args.get("name")
+    if not consent or not isinstance(name, str) or not hasattr(trainer, "upload_consent"):
+        return args
+    parameters = studio.runs.get(run_id).parameters
+    consent_id = parameters.get("_consent_id")
+    if consent_id is None and parameters.get("_consent_upload"):  # an upload a crash interrupted
+        consent_id = next((c.id for c in trainer.consents() if c.name == name), None)
+    if consent_id is None:
+        _set_parameters(studio, run_id, _consent_upload=datetime.now(UTC).isoformat())
+        consent_id = trainer.upload_consent(consent, name=name).id
+    _set_parameters(studio, run_id, _consent_id=consent_id)
+    return {**args, "consent": consent_id}
 
 
 def _note(studio: Studio, run_id: str, message: str) -> None:
@@ -404,7 +460,7 @@ class Runs:
                         info.id, f"resumed: found {info.provider} job {job_id} submitted before the crash"
                     )
                     touched.append(self._restart_if_dead(refresh(self.studio, info.id)))
-                elif (info.provider, info.modality) in UNLISTABLE:
+                elif (info.provider, info.modality) in UNLISTABLE and "_sent_at" in info.parameters:
                     touched.append(
                         _fail(
                             self.studio,

@@ -97,12 +97,25 @@ class RunInfo(PolyfaceModel):
     error: str | None = None
     events: list[dict[str, Any]] = Field(default_factory=list)
     parameters: dict[str, Any] = Field(default_factory=dict)
+    sample_ids: list[int] = Field(default_factory=list)
+    """The samples the run trained on (recorded before its job is submitted)."""
     created_at: datetime | None = None
     finished_at: datetime | None = None
 
     @property
     def done(self) -> bool:
         return self.status in ("succeeded", "failed", "cancelled")
+
+
+class GarbageReport(PolyfaceModel):
+    """What :meth:`~polyface.persona.studio.Studio.collect_garbage` removed."""
+
+    blobs: list[str] = Field(default_factory=list)
+    """Media rows (SHA-256) no sample, consent or turn referred to any more; their files went with them."""
+    files: list[str] = Field(default_factory=list)
+    """Files in the media store without a row (left by a crash) and unfinished writes."""
+    workdirs: list[str] = Field(default_factory=list)
+    """Training runs' work folders whose run ended or no longer exists."""
 
 
 class AvatarVersion(PolyfaceModel):

@@ -87,10 +87,10 @@ def read_rows(source: DatasetSource) -> tuple[str, list[tuple[int, Any]]]:
             raise InvalidArgument(
                 f"dataset file {str(path)!r} does not exist; pass a .jsonl, .json or .csv path."
             )
-        text = path.read_text(encoding="utf-8-sig")
+        text = _decode(path.read_bytes(), str(path))
         suffix = path.suffix.lower()
         if suffix == ".csv":
-            return str(path), _csv_rows(text)
+            return str(path), _csv_rows(text, str(path))
         if suffix == ".json":
             return str(path), _json_rows(text, str(path))
         return str(path), _jsonl_rows(text)
@@ -105,15 +105,37 @@ def read_rows(source: DatasetSource) -> tuple[str, list[tuple[int, Any]]]:
     return "<rows>", list(enumerate(rows, start=1))
 
 
+def _decode(data: bytes, name: str) -> str:
+    """``data`` as text (UTF-8, with or without a BOM), else a :class:`DatasetError` naming the line."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DatasetError(
+            name,
+            [
+                (
+                    line,
+                    "(file)",
+                    f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save it as UTF-8",
+                )
+            ],
+        ) from None
+
+
 def _jsonl_rows(text: str) -> list[tuple[int, Any]]:
     rows: list[tuple[int, Any]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # JSONL lines end with \n (or \r\n) only: str.splitlines() would also split at U+2028, \x0c, \x85...
+    # which JSON strings may hold unescaped.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             rows.append((number, json.loads(line)))
         except ValueError as exc:
             rows.append((number, _Unparsable(str(exc))))
+        except RecursionError:
+            rows.append((number, _Unparsable("nested too deeply")))
     return rows
 
 
@@ -122,6 +144,8 @@ def _json_rows(text: str, name: str) -> list[tuple[int, Any]]:
         data = json.loads(text)
     except ValueError as exc:
         raise DatasetError(name, [(getattr(exc, "lineno", 0), "(file)", f"not valid JSON: {exc}")]) from None
+    except RecursionError:
+        raise DatasetError(name, [(0, "(file)", "not valid JSON: nested too deeply")]) from None
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if not isinstance(data, list):
@@ -129,21 +153,28 @@ def _json_rows(text: str, name: str) -> list[tuple[int, Any]]:
     return list(enumerate(data, start=1))
 
 
-def _csv_rows(text: str) -> list[tuple[int, Any]]:
-    reader = csv.DictReader(io.StringIO(text))
+def _csv_rows(text: str, name: str = "<csv>") -> list[tuple[int, Any]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     rows: list[tuple[int, Any]] = []
-    for row in reader:
-        # reader.line_num is the line the row ended on (the header is line 1)
-        cleaned: dict[str, Any] = {
-            k.strip(): v for k, v in row.items() if k is not None and v not in (None, "")
-        }
-        if not cleaned:
-            continue
-        if isinstance(cleaned.get("messages"), str):
-            with contextlib.suppress(ValueError):
-                cleaned["messages"] = json.loads(cleaned["messages"])
-        rows.append((reader.line_num, cleaned))
+    try:
+        for row in reader:
+            _csv_row(reader, row, rows)
+    except csv.Error as exc:
+        raise DatasetError(name, [(reader.line_num, "(line)", f"not valid CSV: {exc}")]) from None
     return rows
+
+
+def _csv_row(reader: csv.DictReader[str], row: dict[str | Any, Any], rows: list[tuple[int, Any]]) -> None:
+    # reader.line_num is the line the row ended on (the header is line 1)
+    cleaned: dict[str, Any] = {
+        k.strip(): v for k, v in row.items() if isinstance(k, str) and v not in (None, "")
+    }
+    if not cleaned:
+        return
+    if isinstance(cleaned.get("messages"), str):
+        with contextlib.suppress(ValueError, RecursionError):
+            cleaned["messages"] = json.loads(cleaned["messages"])
+    rows.append((reader.line_num, cleaned))
 
 
 @dataclass(frozen=True)
@@ -242,7 +273,7 @@ def _check_messages(
             problems.append((at, "must be an object with 'role' and 'content'"))
             continue
         role = message.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             problems.append((f"{at}.role", f"must be one of system, user, assistant (got {role!r})"))
         elif role == "system" and index != 0:
             problems.append((f"{at}.role", "a system message may only come first"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+
 import httpx
 
 from polyface import errors as e
@@ -71,3 +74,38 @@ def transport_error(
 def never_sent(exc: httpx.TransportError) -> bool:
     """True when the failure proves the request never reached the server."""
     return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+CUT_BODY_HINT = "The answer was cut short or garbled on its way (a proxy or the network); try again."
+
+
+def malformed_body(
+    response: httpx.Response,
+    *,
+    provider: str,
+    hint: str | None = None,
+    request_id_headers: Iterable[str] = ("x-request-id", "request-id"),
+) -> e.ProviderError | None:
+    """The error for a successful answer whose JSON body does not parse (cut short by a proxy, or by a
+    connection that closed at a point that looked like the end), or None when it parses or is not JSON.
+
+    Without this check the caller's ``response.json()`` raises a bare ``JSONDecodeError``. Call it on a
+    response whose body was read (not a stream).
+    """
+    if response.status_code == 204 or "json" not in response.headers.get("content-type", ""):
+        return None
+    content = response.content
+    try:
+        json.loads(content)
+    except ValueError as exc:
+        request_id = next((response.headers[h] for h in request_id_headers if h in response.headers), None)
+        reason = f"{type(exc).__name__} at byte {exc.pos}" if isinstance(exc, json.JSONDecodeError) else "bad"
+        return e.ServerError(
+            f"the HTTP {response.status_code} answer's JSON body is incomplete or invalid ({reason} of "
+            f"{len(content)} received)",
+            provider=provider,
+            status=response.status_code,
+            request_id=request_id,
+            hint=hint if hint is not None else CUT_BODY_HINT,
+        )
+    return None

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from polyface.errors import InvalidArgument
-from polyface.server.api.deps import persona, public
+from polyface.server.api.deps import RowId, persona, public
 
 router = APIRouter(tags=["avatars"])
 
@@ -51,5 +51,5 @@ def rollback_avatar(name: str, request: Request) -> dict[str, Any]:
 
 
 @router.post("/personas/{name}/avatars/{version}/activate")
-def activate_avatar(name: str, version: int, request: Request) -> dict[str, Any]:
+def activate_avatar(name: str, version: RowId, request: Request) -> dict[str, Any]:
     return public(persona(request, name).avatar.activate(version))

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from polyface.persona.consent import MAX_EVIDENCE_BYTES
 from polyface.persona.studio import PersonaHandle
 from polyface.persona.views import LIKENESS_USES, ConsentInfo
-from polyface.server.api.deps import persona, persona_async, public, settings_of, studio_of
+from polyface.server.api.deps import RowId, persona, persona_async, public, settings_of, studio_of
 from polyface.server.api.uploads import Form, is_multipart, read_multipart, upload_folder
 from polyface.server.errors import ApiError
 
@@ -110,7 +110,7 @@ def list_consents(name: str, request: Request, include_revoked: bool = False) ->
 
 
 @router.post("/personas/{name}/consents/{consent_id}/revoke")
-def revoke_consent(name: str, consent_id: int, request: Request) -> dict[str, Any]:
+def revoke_consent(name: str, consent_id: RowId, request: Request) -> dict[str, Any]:
     handle = persona(request, name)
     known = {c.id for c in handle.consent.list(include_revoked=True)}
     if consent_id not in known:

@@ -8,10 +8,10 @@ or a multipart form with an ``input`` recording (transcribed first) and the same
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -25,7 +25,7 @@ from polyface.persona.respond import (
 )
 from polyface.persona.studio import PersonaHandle
 from polyface.persona.tables import Conversation, Persona
-from polyface.server.api.deps import media_url, persona, persona_async, public, settings_of, studio_of
+from polyface.server.api.deps import MAX_ID, RowId, media_url, persona, persona_async, public, settings_of, studio_of
 from polyface.server.api.uploads import is_multipart, read_multipart, upload_folder
 from polyface.server.errors import ApiError
 
@@ -34,18 +34,52 @@ router = APIRouter(tags=["conversations"])
 MAX_INPUT_AUDIO: Final = 50 * 1024 * 1024
 
 
+Size = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{1,3}x[1-9][0-9]{1,3}$")]
+Seed = Annotated[int, Field(ge=0, lt=2**32)]
+Side = Annotated[int, Field(ge=16, le=4096)]
+
+
+class _Options(BaseModel):
+    """Options a client may pass on to a provider call: named, typed and bounded (never a file path,
+    a model, a voice or raw fields: those come from the avatar)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class VoiceOptions(_Options):
+    speed: float | None = Field(None, ge=0.25, le=4.0)
+    sample_rate: int | None = Field(None, ge=8000, le=48000)
+    language: str | None = Field(None, max_length=35)
+    instructions: str | None = Field(None, max_length=4000)
+
+
+class ImageOptions(_Options):
+    size: Size | None = None
+    width: Side | None = None
+    height: Side | None = None
+    steps: int | None = Field(None, ge=1, le=100)
+    seed: Seed | None = None
+    negative_prompt: str | None = Field(None, max_length=2000)
+
+
+class VideoOptions(ImageOptions):
+    fps: float | None = Field(None, ge=1, le=60)
+
+
 class RespondRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     input: str = Field(description="what the persona should answer")
     output_modalities: list[str] = Field(default_factory=lambda: ["text"])
-    conversation: int | None = Field(None, description="continue this conversation (None: a new one)")
-    max_tokens: int | None = Field(None, gt=0)
-    temperature: float | None = Field(None, ge=0)
-    seed: int | None = None
-    voice_options: dict[str, Any] | None = None
-    video_options: dict[str, Any] | None = None
-    image_options: dict[str, Any] | None = None
+    conversation: int | None = Field(
+        None, ge=1, le=MAX_ID, description="continue this conversation (None: a new one)"
+    )
+    max_tokens: int | None = Field(None, gt=0, le=1_000_000)
+    temperature: float | None = Field(None, ge=0, le=2)
+    seed: Seed | None = None
+    voice_options: VoiceOptions | None = None
+    video_options: VideoOptions | None = None
+    image_options: ImageOptions | None = None
 
 
 _RESPOND_DOC: Final[dict[str, Any]] = {
@@ -154,7 +188,7 @@ def list_conversations(name: str, request: Request) -> list[dict[str, Any]]:
 
 
 @router.get("/conversations/{conversation_id}")
-def get_conversation(conversation_id: int, request: Request) -> dict[str, Any]:
+def get_conversation(conversation_id: RowId, request: Request) -> dict[str, Any]:
     """Every turn in order, each with the URLs of its media."""
     studio = studio_of(request)
     with studio.db.session() as session:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Final
 
-from fastapi import Request
+from fastapi import Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from polyface.persona.studio import PersonaHandle, Studio
 from polyface.server.settings import ServerSettings
+
+
+MAX_ID: Final = 2**31 - 1
+"""The largest row id a database integer column holds (PostgreSQL ``integer``)."""
+RowId = Annotated[int, Path(ge=0, le=MAX_ID, description="a row id")]
+"""A row id in a URL: out of range is 422, never a database overflow."""
 
 
 def studio_of(request: Request) -> Studio:

@@ -18,9 +18,10 @@ from starlette.concurrency import run_in_threadpool
 
 from polyface.errors import InvalidArgument
 from polyface.persona.studio import PersonaHandle
+from polyface.persona.samples import MAX_BYTES
 from polyface.persona.tables import MediaBlob, Sample
 from polyface.persona.views import ImportReport, SampleInfo
-from polyface.server.api.deps import persona, persona_async, public, settings_of, studio_of
+from polyface.server.api.deps import RowId, persona, persona_async, public, settings_of, studio_of
 from polyface.server.api.media import blob_response
 from polyface.server.api.uploads import Form, UploadedFile, is_multipart, read_multipart, upload_folder
 from polyface.server.errors import ApiError
@@ -35,6 +36,8 @@ MODALITY_NAMES: Final = {
     "images": "image",
     "video": "video",
 }
+MAX_TEXT_UPLOAD: Final = 16 * 1024 * 1024
+"""The largest dialogue file (.jsonl, .json, .csv, .txt) one upload may hold."""
 _UPLOAD_DOC: Final[dict[str, Any]] = {
     "requestBody": {
         "required": True,
@@ -71,7 +74,9 @@ def sample_json(request: Request, name: str, info: SampleInfo) -> dict[str, Any]
 
 
 def report_json(request: Request, name: str, report: ImportReport) -> dict[str, Any]:
-    return {
+    """The import report; when every file (or row) was rejected, a 422 ``samples_rejected`` error holding
+    the same report: each rejected file with its reason (good files beside bad ones are kept: 200)."""
+    body = {
         "modality": report.modality,
         "ok": report.ok,
         "added": [sample_json(request, name, info) for info in report.added],
@@ -79,6 +84,23 @@ def report_json(request: Request, name: str, report: ImportReport) -> dict[str, 
         "rejected": [p.model_dump(mode="json") for p in report.rejected],
         "summary": str(report).splitlines()[0],
     }
+    if report.rejected and not report.added and not report.duplicates:
+        reasons = "; ".join(f"{p.source}: {p.reason}" for p in report.rejected[:5])
+        more = f" (and {len(report.rejected) - 5} more)" if len(report.rejected) > 5 else ""
+        raise ApiError(
+            422,
+            "samples_rejected",
+            f"nothing was imported: {reasons}{more}. Fix or replace these and upload them again.",
+            **body,
+        )
+    return body
+
+
+def upload_limit(request: Request, modality: str) -> int:
+    """The largest file accepted for ``modality``: the server's limit, the modality's own, and for text
+    (dialogue files, read whole to check each row) :data:`MAX_TEXT_UPLOAD`."""
+    own = MAX_TEXT_UPLOAD if modality == "text" else MAX_BYTES[modality]
+    return min(settings_of(request).max_upload_bytes, own)
 
 
 # ---- importing uploaded files ---------------------------------------------------------------------------
@@ -167,7 +189,7 @@ async def add_samples(name: str, modality: str, request: Request) -> dict[str, A
         report = await run_in_threadpool(_import_rows, handle, body)
         return report_json(request, name, report)
     studio = studio_of(request)
-    limit = settings_of(request).max_upload_bytes
+    limit = upload_limit(request, kind)
     async with upload_folder(studio.data_dir / "uploads") as folder:
         form = await read_multipart(request, folder, limit=limit)
         if not form.files:
@@ -196,19 +218,19 @@ def list_samples(name: str, request: Request, modality: str | None = None) -> li
 
 
 @router.get("/personas/{name}/samples/{sample_id}")
-def get_sample(name: str, sample_id: int, request: Request) -> dict[str, Any]:
+def get_sample(name: str, sample_id: RowId, request: Request) -> dict[str, Any]:
     return sample_json(request, name, _sample(persona(request, name), sample_id))
 
 
 @router.delete("/personas/{name}/samples/{sample_id}")
-def delete_sample(name: str, sample_id: int, request: Request) -> dict[str, Any]:
+def delete_sample(name: str, sample_id: RowId, request: Request) -> dict[str, Any]:
     handle = persona(request, name)
     _sample(handle, sample_id)
     return public(handle.samples.remove(sample_id))
 
 
 @router.get("/personas/{name}/samples/{sample_id}/content", name="get_sample_content")
-def get_sample_content(name: str, sample_id: int, request: Request) -> Response:
+def get_sample_content(name: str, sample_id: RowId, request: Request) -> Response:
     """The sample's bytes: the stored file with its media type, or a text sample's row as JSON."""
     handle = persona(request, name)
     info = _sample(handle, sample_id)

@@ -29,21 +29,28 @@ MAX_FIELD_BYTES: Final = 1024 * 1024
 MAX_FIELDS: Final = 100
 MAX_FILES: Final = 1000
 MAX_NAME: Final = 120
+MAX_NAME_BYTES: Final = 200
 
 _UNSAFE = re.compile(r"[^\w.\-+,@() ]")
 
 
 def safe_name(raw: str | None, fallback: str = "upload") -> str:
     """The base name of an uploaded file's name, harmless on disk: no folders (``/`` or ``\\``), no
-    control or shell characters, no leading dots, at most 120 characters (the suffix kept)."""
+    control or shell characters, no leading dots, at most 120 characters and 200 bytes of UTF-8 (the
+    suffix kept)."""
     base = re.split(r"[/\\]", raw or "")[-1]
     base = _UNSAFE.sub("_", "".join(ch for ch in base if ch.isprintable())).strip().lstrip(".").strip()
     if not base:
         return fallback
-    if len(base) > MAX_NAME:
-        suffix = Path(base).suffix[:16]
-        base = base[: MAX_NAME - len(suffix)] + suffix
-    return base
+    if len(base) <= MAX_NAME and len(base.encode()) <= MAX_NAME_BYTES:
+        return base
+    full_suffix = Path(base).suffix
+    suffix = full_suffix[:16]
+    stem = base[: len(base) - len(full_suffix)]
+    # at most MAX_NAME characters and MAX_NAME_BYTES of UTF-8 (file systems count bytes: 255 at most)
+    while len(stem) + len(suffix) > MAX_NAME or len((stem + suffix).encode()) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return (stem + suffix) if stem.strip() else fallback + suffix
 
 
 @dataclass
@@ -105,10 +112,10 @@ class _Parser:
         self.content_type: str | None = None
         self.field_name = ""
         self.file: UploadedFile | None = None
-        self.handle: IO[bytes] | None = None
         self.data = bytearray()
-        self.pending: list[tuple[IO[bytes], bytes]] = []
-        self.open_handles: list[IO[bytes]] = []
+        self.pending: list[tuple[UploadedFile, bytes]] = []
+        """File parts' bytes not on disk yet (``b""``: create the file)."""
+        self.handles: dict[Path, IO[bytes]] = {}
 
     def callbacks(self) -> dict[str, Any]:
         return {
@@ -128,7 +135,7 @@ class _Parser:
             return raw.decode("latin-1")
 
     def on_part_begin(self) -> None:
-        self.disposition, self.content_type, self.file, self.handle = b"", None, None, None
+        self.disposition, self.content_type, self.file = b"", None, None
         self.data = bytearray()
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
@@ -160,17 +167,17 @@ class _Parser:
         name = safe_name(raw, f"upload-{len(self.form.files) + 1}")
         path = self._free_path(name)
         self.file = UploadedFile(self.field_name, path.name, path, 0, self.content_type, named=bool(raw))
-        self.handle = path.open("xb")
-        self.open_handles.append(self.handle)
         self.form.files.append(self.file)
+        self.pending.append((self.file, b""))  # created on disk by flush(), in a worker thread
 
     def _free_path(self, name: str) -> Path:
-        path = self.folder / name
-        number = 2
-        while path.exists():
-            path = self.folder / f"{Path(name).stem}-{number}{Path(name).suffix}"
+        """A name not taken yet in the (fresh, private) folder: decided here, without touching the disk."""
+        taken = {f.path.name for f in self.form.files}
+        candidate, number = name, 2
+        while candidate in taken:
+            candidate = f"{Path(name).stem}-{number}{Path(name).suffix}"
             number += 1
-        return path
+        return self.folder / candidate
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
@@ -182,21 +189,26 @@ class _Parser:
         self.file.size += len(chunk)
         if self.file.size > self.limit:
             raise UploadTooLarge(self.file.name, self.limit)
-        assert self.handle is not None
-        self.pending.append((self.handle, chunk))
+        self.pending.append((self.file, chunk))
 
     def on_part_end(self) -> None:
         if self.file is None:
             self.form.fields.append((self.field_name, self._decode(bytes(self.data))))
 
     def flush(self) -> None:
-        for handle, chunk in self.pending:
-            handle.write(chunk)
+        """Write what arrived (blocking: called in a worker thread); files are opened on first use."""
+        for file, chunk in self.pending:
+            handle = self.handles.get(file.path)
+            if handle is None:
+                handle = self.handles[file.path] = file.path.open("xb")
+            if chunk:
+                handle.write(chunk)
         self.pending.clear()
 
     def close(self) -> None:
-        for handle in self.open_handles:
+        for handle in self.handles.values():
             handle.close()
+        self.handles.clear()
 
 
 async def read_multipart(request: Request, folder: Path, *, limit: int) -> Form:
@@ -231,8 +243,9 @@ async def read_multipart(request: Request, folder: Path, *, limit: int) -> Form:
             raise ApiError(
                 400, "bad_request", "the multipart body ends early (no closing boundary); send it again."
             )
+        await run_in_threadpool(parser_state.flush)
     finally:
-        parser_state.close()
+        await run_in_threadpool(parser_state.close)
     form = parser_state.form
     form.files = [f for f in form.files if f.size or f.named]
     return form

@@ -9,9 +9,12 @@ uvicorn in a background thread, so that synchronous and asynchronous clients can
         assert fake.requests[-1].path == "/v1/chat/completions"
 
 Replies are deterministic (``"Echo: " + <last user message>``; usage counts whitespace-separated words) and
-faults can be injected: error statuses (:meth:`FakeTogether.fail`), errors after the work was done
-(:meth:`FakeTogether.fail_after_processing`), slow answers (:meth:`FakeTogether.delay`), streams cut
-mid-body (:meth:`FakeTogether.drop_stream`) and slow streams (:meth:`FakeTogether.slow_stream`).
+faults can be injected: error statuses (:meth:`FakeTogether.fail`, or for a stretch of time:
+:meth:`FakeTogether.fail_for`), errors after the work was done (:meth:`FakeTogether.fail_after_processing`),
+slow answers (:meth:`FakeTogether.delay`), bodies cut short (:meth:`FakeTogether.truncate_body`), request
+bodies read slowly (:meth:`FakeTogether.slow_read`), streams cut mid-body (:meth:`FakeTogether.drop_stream`)
+and slow streams (:meth:`FakeTogether.slow_stream`). :attr:`FakeTogether.faults_served` counts what was
+injected.
 
 The module is standalone: it imports nothing from polyface (only starlette and uvicorn, the ``fake`` extra).
 """
@@ -35,7 +38,7 @@ from typing import Any, ClassVar, Final, Self
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
@@ -185,6 +188,23 @@ class _Fault:
     body: Mapping[str, Any] | str | bytes | None
     remaining: int
     after_processing: bool
+    until: float | None = None
+    """For :meth:`FakeServer.fail_for`: ``time.monotonic()`` after which the fault is over."""
+
+
+@dataclass(slots=True)
+class _Truncation:
+    path: str
+    keep: float
+    close_connection: bool
+    remaining: int
+
+
+@dataclass(slots=True)
+class _SlowRead:
+    path: str
+    bytes_per_second: float
+    remaining: int
 
 
 @dataclass(slots=True)
@@ -363,6 +383,32 @@ class _EventStream(StreamingResponse):
                 self._owner._note_stream_dropped(self._generation)
 
 
+class _CutResponse(Response):
+    """``original``'s answer with its body cut to ``keep`` bytes.
+
+    With ``close_connection=False`` the cut body is a complete HTTP response (its ``content-length`` says
+    ``keep``): a 2xx whose JSON stops mid-way, as a broken proxy or cache sends it. With ``True`` the
+    headers announce the whole body and the connection is closed after the part: the client sees the
+    connection drop while reading the body.
+    """
+
+    def __init__(self, original: Response, keep: int, close_connection: bool) -> None:
+        body = bytes(original.body)
+        headers = {k: v for k, v in original.headers.items() if k.lower() != "content-length"}
+        super().__init__(body[:keep], status_code=original.status_code, headers=headers)
+        self._close_connection = close_connection
+        if close_connection:
+            self.headers["content-length"] = str(len(body))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._close_connection:
+            await super().__call__(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body, "more_body": True})
+        # Returning without the rest of the announced body makes uvicorn close the connection mid-body.
+
+
 class _QuietLogFilter(logging.Filter):
     """Hides uvicorn's error lines about what this fake does on purpose, only for records from its own thread:
     connections cut by :meth:`FakeTogether.drop_stream`, and requests still running when it stops."""
@@ -465,6 +511,10 @@ class FakeServer:
         self._delays: list[_Delay] = []
         self._drops: list[_StreamPlan] = []
         self._slows: list[_StreamPlan] = []
+        self._truncations: list[_Truncation] = []
+        self._slow_reads: list[_SlowRead] = []
+        self._abandoned: list[RecordedRequest] = []
+        self._served: dict[str, int] = {}
         self._streams_cancelled = 0
         self._streams_dropped = 0
         self.store: dict[str, Any] = {}
@@ -577,11 +627,30 @@ class FakeServer:
         with self._lock:
             return self._streams_dropped
 
+    @property
+    def abandoned_requests(self) -> list[RecordedRequest]:
+        """Requests whose client went away before their body fully arrived (``body`` holds what did); they
+        are not in :attr:`requests` and were not acted on. Seen with :meth:`slow_read`."""
+        with self._lock:
+            return list(self._abandoned)
+
+    @property
+    def faults_served(self) -> dict[str, int]:
+        """How many times each kind of injected fault happened since the last :meth:`reset`: ``fail``
+        (:meth:`fail` / :meth:`fail_for`), ``fail_after_processing``, ``delay``, ``truncate_body``,
+        ``slow_read``, ``drop_stream``, ``slow_stream``. Kinds that never happened are absent."""
+        with self._lock:
+            return dict(self._served)
+
     def reset(self) -> None:
         """Clear recorded requests, pending faults, counters and fine-tune jobs (not the model catalog)."""
         with self._lock:
             self._generation += 1
             self._requests.clear()
+            self._truncations.clear()
+            self._slow_reads.clear()
+            self._abandoned.clear()
+            self._served.clear()
             self._fine_tunes.clear()
             self._faults.clear()
             self._delays.clear()
@@ -622,6 +691,57 @@ class FakeServer:
         its successful answer is replaced by the error. Requests that fail anyway do not use it up."""
         self._add_fault(path, status, times, headers, body, after_processing=True)
 
+    def fail_for(
+        self,
+        path: str,
+        status: int,
+        seconds: float,
+        headers: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | str | bytes | None = None,
+    ) -> None:
+        """Like :meth:`fail`, for every request to ``path`` during the next ``seconds`` (a storm), e.g.
+        ``fail_for("*", 429, 0.5, headers={"retry-after-ms": "50"})``."""
+        if seconds <= 0:
+            raise ValueError(f"seconds must be > 0, got {seconds}")
+        fault = _Fault(
+            _normalize_path(path),
+            status,
+            dict(headers or {}),
+            body,
+            remaining=1 << 62,
+            after_processing=False,
+            until=time.monotonic() + seconds,
+        )
+        with self._lock:
+            self._faults.append(fault)
+
+    def truncate_body(
+        self, path: str, keep: float = 0.5, times: int = 1, *, close_connection: bool = False
+    ) -> None:
+        """Cut the body of the next ``times`` successful (2xx, not streaming) answers to ``path`` (or
+        ``"*"``) to the fraction ``keep`` of its bytes, after the work was done (a created job exists).
+
+        ``close_connection=False``: the cut body is sent as a complete response (``content-length``
+        matches it), a 2xx with cut JSON. ``True``: ``content-length`` announces the whole body and the
+        connection closes after the part (the client sees the connection drop mid-body).
+        """
+        _check_times(times)
+        if not 0 <= keep < 1:
+            raise ValueError(f"keep must be a fraction in [0, 1), got {keep}")
+        with self._lock:
+            self._truncations.append(_Truncation(_normalize_path(path), keep, close_connection, times))
+
+    def slow_read(self, path: str, bytes_per_second: float, times: int = 1) -> None:
+        """Read the request bodies of the next ``times`` requests to ``path`` (or ``"*"``) at
+        ``bytes_per_second``: a slow upload link. TCP flow control throttles the client's sending to that
+        pace. A client that gives up before its body fully arrived is counted in :attr:`abandoned_requests`,
+        not in :attr:`requests`, and nothing is done for it."""
+        _check_times(times)
+        if bytes_per_second <= 0:
+            raise ValueError(f"bytes_per_second must be > 0, got {bytes_per_second}")
+        with self._lock:
+            self._slow_reads.append(_SlowRead(_normalize_path(path), bytes_per_second, times))
+
     def delay(self, path: str, seconds: float, times: int = 1) -> None:
         """Sleep ``seconds`` before answering the next ``times`` requests to ``path`` (or ``"*"``)."""
         _check_times(times)
@@ -659,13 +779,20 @@ class FakeServer:
         with self._lock:
             self._faults.append(fault)
 
+    def _count(self, kind: str) -> None:
+        """Count one injected fault (the caller holds the lock)."""
+        self._served[kind] = self._served.get(kind, 0) + 1
+
     def _take_fault(self, path: str, *, after_processing: bool) -> _Fault | None:
+        now = time.monotonic()
         with self._lock:
+            self._faults = [f for f in self._faults if f.until is None or f.until > now]
             for fault in self._faults:
                 if fault.after_processing == after_processing and fnmatch.fnmatchcase(path, fault.path):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)
+                    self._count("fail_after_processing" if after_processing else "fail")
                     return fault
         return None
 
@@ -676,8 +803,31 @@ class FakeServer:
                     delay.remaining -= 1
                     if delay.remaining <= 0:
                         self._delays.remove(delay)
+                    self._count("delay")
                     return delay.seconds
         return 0.0
+
+    def _take_truncation(self, path: str) -> _Truncation | None:
+        with self._lock:
+            for plan in self._truncations:
+                if fnmatch.fnmatchcase(path, plan.path):
+                    plan.remaining -= 1
+                    if plan.remaining <= 0:
+                        self._truncations.remove(plan)
+                    self._count("truncate_body")
+                    return plan
+        return None
+
+    def _take_slow_read(self, path: str) -> float | None:
+        with self._lock:
+            for plan in self._slow_reads:
+                if fnmatch.fnmatchcase(path, plan.path):
+                    plan.remaining -= 1
+                    if plan.remaining <= 0:
+                        self._slow_reads.remove(plan)
+                    self._count("slow_read")
+                    return plan.bytes_per_second
+        return None
 
     def _take_stream_mode(self) -> _StreamMode:
         mode = _StreamMode()
@@ -685,6 +835,7 @@ class FakeServer:
             if self._drops:
                 plan = self._drops[0]
                 mode.drop_after = plan.after_chunks
+                self._count("drop_stream")
                 plan.remaining -= 1
                 if plan.remaining <= 0:
                     self._drops.pop(0)
@@ -692,6 +843,7 @@ class FakeServer:
                 plan = self._slows[0]
                 mode.interval = plan.interval
                 mode.filler_chunks = plan.chunks
+                self._count("slow_stream")
                 plan.remaining -= 1
                 if plan.remaining <= 0:
                     self._slows.pop(0)
@@ -711,7 +863,12 @@ class FakeServer:
 
     async def _handle(self, request: Request) -> Response:
         arrival = time.monotonic()
-        body = await request.body()
+        rate = self._take_slow_read(request.url.path)
+        complete = True
+        if rate is None:
+            body = await request.body()
+        else:
+            body, complete = await _read_slowly(request, rate)
         request_id = uuid.uuid4().hex
         parsed: Any = None
         if body:
@@ -733,7 +890,9 @@ class FakeServer:
         )
         with self._lock:
             generation = self._generation
-            self._requests.append(recorded)
+            (self._requests if complete else self._abandoned).append(recorded)
+        if not complete:  # the client is gone: nobody reads an answer
+            return Response(status_code=400)
 
         seconds = self._take_delay(recorded.path)
         if seconds > 0:
@@ -768,6 +927,11 @@ class FakeServer:
             fault = self._take_fault(req.path, after_processing=True)
             if fault is not None:
                 return self._fault_response(fault)
+            if not isinstance(response, StreamingResponse):
+                cut = self._take_truncation(req.path)
+                if cut is not None:
+                    keep = int(len(response.body) * cut.keep)
+                    return _CutResponse(response, keep, cut.close_connection)
         return response
 
     def _authorized(self, req: RecordedRequest) -> bool:
@@ -1041,6 +1205,24 @@ class FakeServer:
             yield chunk(token_id, piece, None, None)
         yield chunk(len(pieces), "", finish_reason, usage)
         yield _sse("[DONE]")
+
+
+async def _read_slowly(request: Request, bytes_per_second: float) -> tuple[bytes, bool]:
+    """The request body read at ``bytes_per_second``, and whether all of it arrived (False: the client went
+    away first)."""
+    chunks: list[bytes] = []
+    received = 0
+    start = time.monotonic()
+    try:
+        async for chunk in request.stream():
+            chunks.append(chunk)
+            received += len(chunk)
+            ahead = start + received / bytes_per_second - time.monotonic()
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+    except ClientDisconnect:
+        return b"".join(chunks), False
+    return b"".join(chunks), True
 
 
 async def _sleep_unless_disconnected(request: Request, seconds: float) -> None:

@@ -99,7 +99,7 @@ def _content_problems(content: list[Any], role: Any, where: str) -> list[tuple[s
                     )
                 )
             detail = image.get("detail") if isinstance(image, Mapping) else None
-            if detail is not None and detail not in IMAGE_TOKENS:
+            if detail is not None and (not isinstance(detail, str) or detail not in IMAGE_TOKENS):
                 problems.append((f"{at}.image_url.detail", "must be low, high or auto"))
         else:
             problems.append((at, "must be {type: text, text} or {type: image_url, image_url: {url}}"))
