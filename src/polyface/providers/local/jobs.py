@@ -146,6 +146,18 @@ class LocalJobs:
         pid = int((data.get("raw") or {}).get("pid") or 0)
         info = FineTuneJobInfo.model_validate(data)
         if not info.done and (pid == os.getpid() or not pid_alive(pid)):
+            committed = self.store.by_job(job_id)
+            if committed is not None:
+                # killed after its model was committed, before it recorded so: the model is whole
+                return info.model_copy(
+                    update={
+                        "status": "succeeded",
+                        "raw_status": "succeeded",
+                        "result_model": committed.id,
+                        "progress": 1.0,
+                        "finished_at": committed.created_at,
+                    }
+                )
             # Its process is gone (or this process restarted and forgot it): it will never finish.
             info = info.model_copy(
                 update={

@@ -153,9 +153,36 @@ class LocalStore:
 
     # ---- writing ------------------------------------------------------------------------------
     def staging(self) -> Path:
-        """A fresh folder to write a model's files into before :meth:`commit`."""
+        """A fresh folder to write a model's files into before :meth:`commit` (named after this process,
+        so that the leftovers of a process that died while training are swept on the next call)."""
         self.models_dir.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=".staging-", dir=self.models_dir))
+        self.sweep()
+        return Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=self.models_dir))
+
+    def sweep(self) -> list[Path]:
+        """Remove the staging folders and half-written manifests of processes that no longer run
+        (a training killed before its model was committed); returns what was removed."""
+        from polyface.providers.local.runtime import pid_alive
+
+        removed: list[Path] = []
+        if not self.models_dir.is_dir():
+            return removed
+        leftovers = [*self.models_dir.glob(".staging-*"), *self.models_dir.glob("*/.model.json.*.tmp")]
+        for path in leftovers:
+            owner = _owner_pid(path)
+            if owner is None or owner == os.getpid() or pid_alive(owner):
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+        return removed
+
+    def by_job(self, job_id: str) -> LocalModel | None:
+        """The model that job ``job_id`` committed, if any (a job killed right after committing its model
+        never recorded that it succeeded)."""
+        return next((m for m in self.trained() if m.job_id == job_id), None)
 
     def commit(self, model: LocalModel, staging: Path) -> LocalModel:
         """Move ``staging`` into place under a free id (``base:name``, ``base:name-2``...) and write its
@@ -186,6 +213,14 @@ class LocalStore:
         if model.kind == "base":
             raise InvalidArgument(f"{model_id} ships with polyface and cannot be deleted.")
         shutil.rmtree(model.folder)
+
+
+def _owner_pid(path: Path) -> int | None:
+    """The process id in a staging folder's (``.staging-<pid>-...``) or temporary manifest's
+    (``.model.json.<pid>.<thread>.tmp``) name; None for names that carry none."""
+    parts = path.name.split("-") if path.name.startswith(".staging-") else path.name.split(".")
+    field = parts[1] if path.name.startswith(".staging-") else parts[3] if len(parts) == 6 else ""
+    return int(field) if field.isdigit() else None
 
 
 def _write_json(path: Path, data: Any) -> None:
