@@ -56,7 +56,9 @@ class Child:
             try:
                 line = self._queue.get(timeout=max(0.01, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"the child printed no wanted line in {timeout} s: {self.stderr()}") from None
+                raise AssertionError(
+                    f"the child printed no wanted line in {timeout} s: {self.stderr()}"
+                ) from None
             if line is None:
                 return None
             self.lines.append(line)
@@ -76,10 +78,11 @@ class Child:
         assert killed or code == 0, f"the child failed on its own ({code}): {self.stderr()}"
         return killed and code == -signal.SIGKILL
 
-    def finish(self, timeout: float = 120.0) -> None:
+    def died_by_itself(self, timeout: float = 60.0) -> None:
+        """The child SIGKILLed itself at its ``die_at`` point."""
         code = self.proc.wait(timeout=timeout)
         self._stderr.close()
-        assert code == 0, f"the child failed ({code}): {self.stderr()}"
+        assert code == -signal.SIGKILL, f"the child did not die at its point ({code}): {self.stderr()}"
 
     def stderr(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")[-3000:] if self.log.exists() else ""

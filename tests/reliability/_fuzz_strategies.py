@@ -20,10 +20,19 @@ FUZZ = settings(
 )
 """The default: ~120 examples a property (a few seconds each)."""
 
+SOME = settings(FUZZ, max_examples=50)
+"""For properties whose examples each cost a round trip to a fake vendor and a check against its spec."""
+
 FEW = settings(FUZZ, max_examples=30)
 """For properties whose examples cost a request through the server or a file on disk."""
 
-scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+)
 json_values: st.SearchStrategy[Any] = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
@@ -51,9 +60,9 @@ keys_of_rows = st.sampled_from(
     ]
 )
 
-words = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30
-).filter(lambda s: bool(s.strip()))
+words = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30).filter(
+    lambda s: bool(s.strip())
+)
 """Non-blank text (any unicode but lone surrogates, which JSON as UTF-8 cannot carry)."""
 
 

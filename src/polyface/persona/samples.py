@@ -314,9 +314,24 @@ def convert_to_wav(source: Path, target: Path, *, what: str = "audio") -> Path:
     except PolyfaceError as exc:
         reason = str(exc).split(": ", 1)[-1]
         if "matches no streams" in reason or "does not contain any stream" in reason:
-            raise Rejected("has no audio stream") from None
-        raise Rejected(f"cannot be decoded ({reason})") from None
+            raise Rejected("has no audio stream; use add_video for clips, or pick a recording") from None
+        raise Rejected(
+            f"cannot be decoded ({ffmpeg_reason(reason)}): it is damaged or not really {what}; export the "
+            "recording again (WAV is safest)"
+        ) from None
     return target
+
+
+_FFMPEG_TAG = re.compile(r"\[[^\]]*@ 0x[0-9a-f]+\]\s*")
+
+
+def ffmpeg_reason(stderr: str, limit: int = 160) -> str:
+    """ffmpeg's complaint in a few words: its ``[decoder @ 0x...]`` tags and the lines about the output
+    file it could not make (a temporary file of ours) left out."""
+    parts = [_FFMPEG_TAG.sub("", part).strip() for part in stderr.split(" | ")]
+    kept = [p for p in parts if p and "output file" not in p.lower() and "polyface-sample-" not in p]
+    text = "; ".join(dict.fromkeys(kept)) or "ffmpeg could not read it"
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
 # ---- per-modality validation ---------------------------------------------------------------------------
@@ -396,7 +411,12 @@ def check_image(data: bytes, path: Path | None) -> Checked:
                     )
                 image.load()
     except UnidentifiedImageError:
-        raise Rejected(f"is {describe_content(data)}, not an image; use PNG, JPEG or WebP files") from None
+        kind = describe_content(data)
+        if kind.endswith(" image"):  # the right signature, but not decodable as one
+            raise Rejected(
+                f"starts like {kind} but cannot be decoded (damaged or cut off); export the picture again"
+            ) from None
+        raise Rejected(f"is {kind}, not an image; use PNG, JPEG or WebP files") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise Rejected("has too many pixels to decode safely; scale it down") from None
     except (OSError, SyntaxError, ValueError) as exc:
@@ -420,7 +440,10 @@ def check_video(data: bytes, path: Path | None) -> Checked:
         except ConfigurationError as exc:
             raise Rejected(f"cannot be checked without ffmpeg ({exc})") from None
         except PolyfaceError as exc:
-            raise Rejected(f"cannot be read as video ({str(exc).split(': ', 1)[-1]})") from None
+            reason = ffmpeg_reason(str(exc).split(": ", 1)[-1])
+            raise Rejected(
+                f"cannot be read as video ({reason}): it is damaged or cut off; export the clip again"
+            ) from None
         stream = info.video
         if stream is None or not stream.width or not stream.height:
             raise Rejected("has no video stream (an audio file? use add_audio for recordings)")
@@ -575,10 +598,29 @@ def _transcript(path: Path | None) -> str | None:
     if side == path or not side.is_file() or side.stat().st_size > MAX_TRANSCRIPT_BYTES:
         return None
     try:
-        text = side.read_text(encoding="utf-8-sig").strip()
+        text = side.read_text(encoding="utf-8-sig").replace("\x00", "").strip()
     except (OSError, UnicodeDecodeError):
         return None
     return text or None
+
+
+def storable(text: str) -> str:
+    """``text`` if it is Unicode text a database can store; :class:`Rejected` for lone surrogates (what
+    JSON's ``\\ud800`` escapes decode to: UTF-8 cannot encode them)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise Rejected(
+            f"holds a lone surrogate ({text[exc.start]!a}), which is not text; fix the escapes in the file"
+        ) from None
+    return text
+
+
+def shown_source(text: str) -> str:
+    """A source name every database can store: file names that are not UTF-8 (surrogate escapes) get
+    U+FFFD in place of their bad bytes."""
+    cleaned = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return cleaned.replace("\x00", "")
 
 
 def _read(item: Item, modality: str) -> bytes:
@@ -595,7 +637,7 @@ def _read(item: Item, modality: str) -> bytes:
         except OSError as exc:
             raise Rejected(f"cannot be read ({exc.strerror or exc}); check its permissions") from None
     if not data:
-        raise Rejected("is empty")
+        raise Rejected("is empty (0 bytes); copy or export the file again")
     if len(data) > limit:
         raise Rejected(_too_big(len(data), limit, modality))
     return data
@@ -805,7 +847,7 @@ class SampleSet:
         for name, number, raw in numbered:
             where = f"{name}:{number}"
             try:
-                good.append((where, canonical(dialogue_row(number, raw, system=system))))
+                good.append((where, storable(canonical(dialogue_row(number, raw, system=system)))))
             except Rejected as exc:
                 report.rejected.append(SampleProblem(source=where, reason=str(exc)))
         self._store_texts(good, report)
@@ -882,7 +924,11 @@ class SampleSet:
 
     def _text_sample(self, where: str, text: str, checksum: str) -> Sample:
         return Sample(
-            persona_id=self._persona_id, modality="text", text=text, checksum=checksum, source=where
+            persona_id=self._persona_id,
+            modality="text",
+            text=text,
+            checksum=checksum,
+            source=shown_source(where),
         )
 
     def add_audio(self, source: SampleSource, *, progress: Progress = False) -> ImportReport:
@@ -931,7 +977,7 @@ class SampleSet:
                     text=transcript,
                     duration=checked.duration,
                     checksum=checksum,
-                    source=item.source,
+                    source=shown_source(item.source),
                     meta=checked.meta,
                 )
                 session.add(row)

@@ -57,4 +57,7 @@ def delete_files(media: MediaStore, blobs: list[tuple[str, str]]) -> None:
 
 def known_names(session: Session, media: MediaStore) -> set[str]:
     """The store names of every blob that has a row."""
-    return {media.name_of(sha, mime) for sha, mime in session.execute(select(MediaBlob.sha256, MediaBlob.mime_type))}
+    return {
+        media.name_of(sha, mime)
+        for sha, mime in session.execute(select(MediaBlob.sha256, MediaBlob.mime_type))
+    }

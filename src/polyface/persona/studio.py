@@ -309,7 +309,9 @@ class Studio:
         runs_dir = self.data_dir / "runs"
         if runs_dir.is_dir():
             with self.db.session() as session:
-                going = set(session.scalars(select(TrainingRun.id).where(TrainingRun.status.not_in(TERMINAL))))
+                going = set(
+                    session.scalars(select(TrainingRun.id).where(TrainingRun.status.not_in(TERMINAL)))
+                )
             import shutil
             import time
 

@@ -16,6 +16,7 @@ from typing import Any, Final
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from polyface.errors import (
@@ -170,6 +171,19 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers=headers)
 
 
+async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
+    """A value the database refused (text holding NUL characters on PostgreSQL, a number out of range):
+    the client's input, so a 422 (the statement and its parameters stay in the server's log)."""
+    reason = getattr(exc, "orig", None) or type(exc).__name__  # the driver's words, without the parameters
+    log.info("%s %s: the database refused a value: %s", request.method, request.url.path, reason)
+    return error_response(
+        422,
+        "invalid_value",
+        "a value in the request cannot be stored (text with NUL characters, or a number out of range); "
+        "remove it and try again.",
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     incident = uuid.uuid4().hex[:12]
     log.error(
@@ -190,6 +204,7 @@ HANDLERS: Final[Sequence[tuple[type[Exception], Handler]]] = (
     (PolyfaceError, _polyface),
     (RequestValidationError, _validation),
     (StarletteHTTPException, _http),
+    (DataError, _unstorable),
     (Exception, _unexpected),
 )
 

@@ -7,7 +7,8 @@ stream-chunk dicts into polyface types. No I/O.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from polyface.errors import InvalidArgument
@@ -89,6 +90,16 @@ def message_dicts(messages: Sequence[MessageLike] | str, system: str | None = No
                 )
             if "content" not in message and "tool_calls" not in message:
                 raise InvalidArgument(f"messages[{i}] has no 'content': add the message text as content.")
+            content = message.get("content")
+            if content is None and not message.get("tool_calls"):
+                raise InvalidArgument(f"messages[{i}] has no 'content': add the message text as content.")
+            parts = isinstance(content, list) and bool(content) and all(map(_part_ok, content))
+            if not (content is None or isinstance(content, str) or parts):
+                raise InvalidArgument(
+                    f"messages[{i}].content is not text nor a list of content parts; pass the text as a "
+                    "string (or parts like [{'type': 'text', 'text': '...'}, {'type': 'image_url', "
+                    "'image_url': {'url': '...'}}])."
+                )
             out.append(dict(message))
         else:
             raise InvalidArgument(
@@ -96,6 +107,18 @@ def message_dicts(messages: Sequence[MessageLike] | str, system: str | None = No
                 "{'role': 'user', 'content': '...'}, polyface.Message objects or strings."
             )
     return out
+
+
+def _part_ok(part: Any) -> bool:
+    """A content part has a ``type`` and the field it names (``text``, ``image_url.url``...)."""
+    if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
+        return False
+    if part["type"] == "text":
+        return isinstance(part.get("text"), str)
+    if part["type"] == "image_url":
+        image = part.get("image_url")
+        return isinstance(image, Mapping) and isinstance(image.get("url"), str)
+    return True
 
 
 def with_tool_call_indexes(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -120,6 +143,103 @@ def _response_format(value: Any) -> Any:
     return value
 
 
+# ---- option values: checked before sending (a wrong type costs a round trip and a vendor's 400) ----------
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def _int_in(low: int, high: int | None = None) -> Callable[[Any], bool]:
+    return lambda v: _is_int(v) and v >= low and (high is None or v <= high)
+
+
+def _number_in(low: float | None = None, high: float | None = None) -> Callable[[Any], bool]:
+    return lambda v: _is_number(v) and (low is None or v >= low) and (high is None or v <= high)
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _tools(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(tool, Mapping)
+        and tool.get("type") == "function"
+        and isinstance(tool.get("function"), Mapping)
+        and isinstance(tool["function"].get("name"), str)
+        for tool in value
+    )
+
+
+def _tool_choice(value: Any) -> bool:
+    if isinstance(value, str):
+        return True
+    function = value.get("function") if isinstance(value, Mapping) else None
+    return isinstance(function, Mapping) and isinstance(function.get("name"), str)
+
+
+def _logit_bias(value: Any) -> bool:
+    return isinstance(value, Mapping) and all(
+        isinstance(key, str) and _is_number(bias) for key, bias in value.items()
+    )
+
+
+def _response_format_ok(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get("type") in ("text", "json_object", "json_schema")
+
+
+OPTION_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "max_tokens": (_int_in(1), "a whole number of at least 1"),
+    "temperature": (_number_in(0, 2), "a number from 0 to 2"),
+    "top_p": (_number_in(0, 1), "a number from 0 to 1"),
+    "stop": (lambda v: _strings(v) and bool(v), "a string or a non-empty list of strings"),
+    "seed": (_is_int, "a whole number"),
+    "n": (_int_in(1, 128), "a whole number from 1 to 128"),
+    "tools": (_tools, "a list of {'type': 'function', 'function': {'name': ..., 'parameters': {...}}}"),
+    "tool_choice": (_tool_choice, "'auto', 'none', 'required' or {'type': 'function', 'function': {'name'}}"),
+    "response_format": (
+        _response_format_ok,
+        "{'type': 'json_object'}, {'type': 'json_schema', 'json_schema': {...}} or a pydantic model class",
+    ),
+    "presence_penalty": (_number_in(-2, 2), "a number from -2 to 2"),
+    "frequency_penalty": (_number_in(-2, 2), "a number from -2 to 2"),
+    "logit_bias": (_logit_bias, "a dict of token id (as a string) to a number"),
+    "logprobs": (lambda v: isinstance(v, bool) or _int_in(0, 20)(v), "True/False or a whole number 0-20"),
+    "user": (lambda v: isinstance(v, str), "a string"),
+    "top_k": (_int_in(1), "a whole number of at least 1"),
+    "min_p": (_number_in(0, 1), "a number from 0 to 1"),
+    "repetition_penalty": (_number_in(), "a number"),
+    "echo": (lambda v: isinstance(v, bool), "True or False"),
+    "safety_model": (lambda v: isinstance(v, str), "a model name"),
+    "context_length_exceeded_behavior": (lambda v: v in ("truncate", "error"), "'truncate' or 'error'"),
+    "reasoning_effort": (lambda v: isinstance(v, str), "a word such as 'low', 'medium' or 'high'"),
+    "reasoning": (lambda v: isinstance(v, Mapping), "a dict, e.g. {'enabled': True}"),
+    "max_completion_tokens": (_int_in(1), "a whole number of at least 1"),
+    "top_logprobs": (_int_in(0, 20), "a whole number from 0 to 20"),
+    "store": (lambda v: isinstance(v, bool), "True or False"),
+    "parallel_tool_calls": (lambda v: isinstance(v, bool), "True or False"),
+    "verbosity": (lambda v: v in ("low", "medium", "high"), "'low', 'medium' or 'high'"),
+    "service_tier": (lambda v: isinstance(v, str), "a tier name such as 'auto', 'default' or 'flex'"),
+    "modalities": (_strings, "a list such as ['text'] or ['text', 'audio']"),
+    "safety_identifier": (lambda v: isinstance(v, str), "a string"),
+    "prompt_cache_key": (lambda v: isinstance(v, str), "a string"),
+    "stream_options": (lambda v: isinstance(v, Mapping), "a dict such as {'include_usage': True}"),
+}
+"""The options whose values polyface checks (the JSON type each vendor documents); others pass as given."""
+
+
+def check_option(name: str, value: Any, *, provider: str) -> None:
+    """InvalidArgument when ``value`` is not what ``name`` takes (see :data:`OPTION_CHECKS`)."""
+    check = OPTION_CHECKS.get(name)
+    if check is not None and not check[0](value):
+        raise InvalidArgument(f"{provider} chat option {name}={value!r:.80} is not {check[1]}.")
+
+
 def build_options(
     options: Mapping[str, Any], *, provider: str, extra_allowed: Iterable[str] = ()
 ) -> dict[str, Any]:
@@ -131,9 +251,11 @@ def build_options(
     allowed = COMMON_OPTIONS.union(extra_allowed)
     body: dict[str, Any] = {}
     for name, value in options.items():
-        if value is None:
+        if value is None and (name in allowed or name == "extra_body"):
             continue
         if name == "extra_body":
+            if not isinstance(value, Mapping):
+                raise InvalidArgument("extra_body must be a dict of fields to send as they are.")
             body.update(value)
             continue
         if name not in allowed:
@@ -145,6 +267,7 @@ def build_options(
             value = [value]
         elif name == "response_format":
             value = _response_format(value)
+        check_option(name, value, provider=provider)
         body[name] = value
     return body
 

@@ -99,10 +99,10 @@ def malformed_body(
         json.loads(content)
     except ValueError as exc:
         request_id = next((response.headers[h] for h in request_id_headers if h in response.headers), None)
-        reason = f"{type(exc).__name__} at byte {exc.pos}" if isinstance(exc, json.JSONDecodeError) else "bad"
+        where = f" at byte {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
         return e.ServerError(
-            f"the HTTP {response.status_code} answer's JSON body is incomplete or invalid ({reason} of "
-            f"{len(content)} received)",
+            f"the HTTP {response.status_code} answer's JSON body is incomplete or invalid "
+            f"({type(exc).__name__}{where} of the {len(content)} received)",
             provider=provider,
             status=response.status_code,
             request_id=request_id,

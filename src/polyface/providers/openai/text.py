@@ -125,6 +125,19 @@ def openai_chat_fields(body: dict[str, Any], response_format: Any = None) -> dic
         body["max_completion_tokens"] = body.pop("max_tokens")
     if "metadata" in body:
         body["metadata"] = check_metadata(body["metadata"])
+    if len(body.get("stop") or ()) > 4:
+        raise InvalidArgument(f"OpenAI takes at most 4 stop sequences (got {len(body['stop'])}).")
+    logprobs = body.get("logprobs")
+    if logprobs is not None and not isinstance(logprobs, bool):
+        raise InvalidArgument(
+            f"OpenAI takes logprobs=True or False (got {logprobs!r}); ask for the top N tokens with "
+            "top_logprobs=N."
+        )
+    bias = body.get("logit_bias")
+    if isinstance(bias, Mapping) and any(
+        isinstance(v, bool) or not isinstance(v, int) or not -100 <= v <= 100 for v in bias.values()
+    ):
+        raise InvalidArgument("OpenAI takes logit_bias values as whole numbers from -100 to 100.")
     if isinstance(response_format, type) and callable(getattr(response_format, "model_json_schema", None)):
         spec = body["response_format"]["json_schema"]
         spec["schema"] = strict_schema(spec["schema"])

@@ -25,7 +25,16 @@ from polyface.persona.respond import (
 )
 from polyface.persona.studio import PersonaHandle
 from polyface.persona.tables import Conversation, Persona
-from polyface.server.api.deps import MAX_ID, RowId, media_url, persona, persona_async, public, settings_of, studio_of
+from polyface.server.api.deps import (
+    MAX_ID,
+    RowId,
+    media_url,
+    persona,
+    persona_async,
+    public,
+    settings_of,
+    studio_of,
+)
 from polyface.server.api.uploads import is_multipart, read_multipart, upload_folder
 from polyface.server.errors import ApiError
 

@@ -10,7 +10,6 @@ from starlette.concurrency import run_in_threadpool
 from polyface.persona.studio import PersonaHandle, Studio
 from polyface.server.settings import ServerSettings
 
-
 MAX_ID: Final = 2**31 - 1
 """The largest row id a database integer column holds (PostgreSQL ``integer``)."""
 RowId = Annotated[int, Path(ge=0, le=MAX_ID, description="a row id")]

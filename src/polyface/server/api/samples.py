@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 from starlette.concurrency import run_in_threadpool
 
 from polyface.errors import InvalidArgument
-from polyface.persona.studio import PersonaHandle
 from polyface.persona.samples import MAX_BYTES
+from polyface.persona.studio import PersonaHandle
 from polyface.persona.tables import MediaBlob, Sample
 from polyface.persona.views import ImportReport, SampleInfo
 from polyface.server.api.deps import RowId, persona, persona_async, public, settings_of, studio_of

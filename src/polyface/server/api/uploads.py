@@ -230,7 +230,10 @@ async def read_multipart(request: Request, folder: Path, *, limit: int) -> Form:
     except LookupError:
         charset = "utf-8"
     parser_state = _Parser(folder, limit, charset)
-    parser = MultipartParser(boundary, parser_state.callbacks())  # type: ignore[arg-type]
+    try:
+        parser = MultipartParser(boundary, parser_state.callbacks())  # type: ignore[arg-type]
+    except FormParserError as exc:  # e.g. a boundary over 256 bytes
+        raise ApiError(400, "bad_request", f"the multipart boundary is not usable ({exc}).") from None
     try:
         async for chunk in request.stream():
             try:

@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Final, Self
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
@@ -1213,20 +1213,27 @@ async def _read_slowly(request: Request, bytes_per_second: float) -> tuple[bytes
     chunks: list[bytes] = []
     received = 0
     start = time.monotonic()
-    try:
-        async for chunk in request.stream():
-            chunks.append(chunk)
-            received += len(chunk)
-            ahead = start + received / bytes_per_second - time.monotonic()
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        received += len(chunk)
+        ahead = start + received / bytes_per_second - time.monotonic()
+        if message.get("more_body", False):
             if ahead > 0:
-                await asyncio.sleep(ahead)
-    except ClientDisconnect:
-        return b"".join(chunks), False
-    return b"".join(chunks), True
+                await asyncio.sleep(ahead)  # a client leaving meanwhile shows at the next read
+            continue
+        # uvicorn may have buffered the whole body before the first read: the pace still takes its time,
+        # and a client that leaves meanwhile is noticed
+        left = await _sleep_unless_disconnected(request, max(ahead, 0.01))
+        return b"".join(chunks), not left
 
 
-async def _sleep_unless_disconnected(request: Request, seconds: float) -> None:
-    """Sleep, but stop early if the client goes away (so that no task outlives a client that gave up)."""
+async def _sleep_unless_disconnected(request: Request, seconds: float) -> bool:
+    """Sleep, but stop early if the client goes away (so that no task outlives a client that gave up); whether
+    it went away. Only once the request body was read."""
 
     async def disconnect() -> None:
         while (await request.receive())["type"] != "http.disconnect":
@@ -1234,9 +1241,10 @@ async def _sleep_unless_disconnected(request: Request, seconds: float) -> None:
 
     waiter = asyncio.create_task(disconnect())
     try:
-        await asyncio.wait({waiter}, timeout=seconds)
+        done, _ = await asyncio.wait({waiter}, timeout=seconds)
     finally:
         waiter.cancel()
+    return bool(done)
 
 
 def _stream_headers() -> dict[str, str]:
