@@ -13,6 +13,7 @@ from rich.table import Table
 from polyface._version import __version__
 from polyface.cli.avatar import avatar_app, respond
 from polyface.cli.common import CliSettings
+from polyface.cli.gc import gc
 from polyface.cli.persona import consent_app, persona_app, samples_app
 from polyface.cli.runs import runs_app
 from polyface.cli.serve import keys_app, serve
@@ -205,6 +206,7 @@ app.add_typer(runs_app, name="runs")
 app.command("respond")(respond)
 app.add_typer(keys_app, name="keys")
 app.command("serve")(serve)
+app.command("gc")(gc)
 
 
 def main() -> None:
