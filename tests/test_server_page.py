@@ -293,6 +293,13 @@ def test_whole_studio_flow_in_chromium(browser: Browser, base_url: str, voices: 
         ]
         expect(status).to_have_attribute("role", "status")
 
+        # only bad files: the server answers 422 with the same per-file report, shown the same way
+        tab.get_by_label("Sample files").set_input_files([{**bad, "name": "empty.wav", "buffer": b""}])
+        expect(tab.locator("#upload-results tbody tr")).to_have_count(5)
+        assert _results(tab)[4][:2] == ("empty.wav", "rejected"), _results(tab)
+        expect(status).to_contain_text("0 added, 0 already stored, 1 rejected")
+        expect(status).to_have_attribute("role", "alert")
+
         # 4a. plan voice on local, with its cost; training is refused until consent is recorded
         tab.locator("#provider-voice").select_option("local")
         tab.get_by_role("button", name="Show plan").click()
@@ -360,8 +367,11 @@ def test_whole_studio_flow_in_chromium(browser: Browser, base_url: str, voices: 
                 assert loaded["width"] > 0, loaded
             played = tab.evaluate(PLAYS, media_id)
             assert played["paused"] is False and played["currentTime"] > played["start"], played
-        # the one failed request is the training refused for want of consent; nothing else went wrong
-        assert failed == [f"403 POST {base_url}/api/personas/rex/train"], failed
+        # the failed requests: the upload of only bad files and the training refused for want of consent
+        assert failed == [
+            f"422 POST {base_url}/api/personas/rex/samples/audio",
+            f"403 POST {base_url}/api/personas/rex/train",
+        ], failed
         unexpected = [p for p in problems if "Failed to load resource" not in p]
         assert not unexpected and len(problems) == len(failed), json.dumps(problems, indent=1)
     finally:

@@ -20,10 +20,11 @@ function say(id, text, isError) {
 }
 
 class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details) {
     super(message);
     this.status = status;
     this.code = code;
+    this.details = details || {};  // the error's other fields (an upload's per-file report...)
   }
 }
 
@@ -52,7 +53,7 @@ async function api(method, path, body) {
   if (!response.ok) {
     const error = (data && data.error) || {};
     throw new ApiError(response.status, error.code || "http_error",
-      error.message || "the server answered " + response.status + ".");
+      error.message || "the server answered " + response.status + ".", error);
   }
   return data;
 }
@@ -134,7 +135,14 @@ async function uploadFiles(files) {
     const form = new FormData();
     for (const file of files) form.append("files", file, file.name);
     say("samples-status", "Checking " + files.length + " file(s)...");
-    const report = await api("POST", path, form);
+    let report;
+    try {
+      report = await api("POST", path, form);
+    } catch (err) {
+      // every file refused: a 422 holding the same per-file report as a partial success
+      if (!(err instanceof ApiError) || err.code !== "samples_rejected") throw err;
+      report = err.details;
+    }
     showReport(report);
     say("samples-status", report.summary, !report.ok);
   });
