@@ -316,7 +316,7 @@ def refresh(studio: Studio, run_id: str) -> RunInfo:
         state = job.refresh()
     except PolyfaceError as exc:
         log.warning("could not refresh run %s: %s", run_id, exc)
-        return info
+        return info.model_copy(update={"refresh_error": str(exc)})
     with studio.db.session() as session:
         run = session.get(TrainingRun, run_id)
         assert run is not None

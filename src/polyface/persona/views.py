@@ -101,6 +101,8 @@ class RunInfo(PolyfaceModel):
     """The samples the run trained on (recorded before its job is submitted)."""
     created_at: datetime | None = None
     finished_at: datetime | None = None
+    refresh_error: str | None = None
+    """Why the last refresh could not reach the run's provider (not stored; None when it could)."""
 
     @property
     def done(self) -> bool:

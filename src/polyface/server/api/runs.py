@@ -29,6 +29,8 @@ router = APIRouter(tags=["training"])
 HEARTBEAT_S: Final = 15.0
 """A comment line is sent at least this often, so proxies keep an idle feed open."""
 STUCK: Final = ("planned", "submitting")
+MAX_FAILED_POLLS: Final = 20
+"""The feed ends with an ``error`` event when every run still going failed this many polls in a row."""
 
 
 class TrainRequest(BaseModel):
@@ -116,9 +118,11 @@ def _sse(event: str, data: Any) -> bytes:
 
 async def run_events(request: Request, runs: Runs, interval: float) -> AsyncIterator[bytes]:
     """``run`` per change of a run, then ``done`` when all ended (or ``stalled`` when the only runs left
-    never reached their provider: resume them). Stops early when the client goes away."""
+    never reached their provider: resume them; or ``error`` when their providers could not be asked for
+    :data:`MAX_FAILED_POLLS` polls in a row). Stops early when the client goes away."""
     sent: dict[str, tuple[Any, ...]] = {}
     quiet = 0.0
+    failed_polls = 0
     yield b"retry: 2000\n\n"
     while True:
         infos = await run_in_threadpool(runs.refresh)
@@ -139,6 +143,18 @@ async def run_events(request: Request, runs: Runs, interval: float) -> AsyncIter
                 {
                     "runs": [i.id for i in pending],
                     "message": f"{ids} never reached its provider: POST /api/runs/resume to pick it up.",
+                },
+            )
+            return
+        unreachable = [i for i in pending if i.refresh_error]
+        failed_polls = failed_polls + 1 if len(unreachable) == len(pending) else 0
+        if failed_polls >= MAX_FAILED_POLLS:
+            yield _sse(
+                "error",
+                {
+                    "runs": [i.id for i in pending],
+                    "message": f"the providers could not be reached for {failed_polls} polls in a row "
+                    f"({unreachable[0].refresh_error}); the runs go on there: open the feed again later.",
                 },
             )
             return
