@@ -24,7 +24,9 @@ from polyface.testing.fake_together import FakeServer, FakeTogether, RecordedReq
 from spec_check import VendorSpec
 from together_spec import TOGETHER
 
-pytest_plugins = ["pytester"]
+# reliability._secret_sweep: for the whole session, every log record (DEBUG too), exception, SQL statement,
+# server response and CLI output is swept for API keys; the last item (secret-sweep) fails on a leak.
+pytest_plugins = ["pytester", "reliability._secret_sweep"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -11,7 +11,6 @@ $ polyface keys revoke laptop               # by name or by the prefix `keys lis
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from polyface.cli.common import console, err, fail, open_studio
+from polyface.server.settings import is_loopback
 
 if TYPE_CHECKING:
     from polyface.persona.studio import Studio
@@ -30,16 +30,6 @@ keys_app = typer.Typer(
 )
 
 KEEP_ALIVE_SECONDS = 30
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _auth() -> Any:

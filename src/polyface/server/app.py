@@ -17,26 +17,52 @@ if TYPE_CHECKING:
 
 
 def create_app(studio: Studio | None = None, settings: ServerSettings | None = None) -> FastAPI:
-    """The app. ``studio`` defaults to ``Studio()`` (the configured database and media store)."""
+    """The app. ``studio`` defaults to ``Studio()`` (the configured database and media store).
+
+    On a host other machines can reach (not loopback) it raises :class:`ConfigurationError` unless
+    keys are required and at least one gateway key exists: such a server never answers without a key."""
     from fastapi import FastAPI
 
     from polyface._version import __version__
     from polyface.persona.studio import Studio
-    from polyface.server.settings import ServerSettings
+    from polyface.server.settings import ServerSettings, is_loopback
 
+    settings = settings or ServerSettings()
+    studio = studio or Studio()
+    if not is_loopback(settings.host):
+        _refuse_an_open_gateway(studio, settings)
     app = FastAPI(title="polyface", version=__version__, docs_url="/docs", openapi_url="/openapi.json")
-    app.state.studio = studio or Studio()
-    app.state.settings = settings or ServerSettings()
+    app.state.studio = studio
+    app.state.settings = settings
     from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     from polyface.server.guard import LOOPBACK_NAMES, SameOriginMiddleware
 
     app.add_middleware(SameOriginMiddleware)
-    if app.state.settings.host in ("127.0.0.1", "::1", "localhost"):
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_NAMES)
+    if is_loopback(settings.host):
+        allowed = [*LOOPBACK_NAMES, *([settings.host] if settings.host not in LOOPBACK_NAMES else [])]
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed)
     for include in _ROUTERS:
         include(app)
     return app
+
+
+def _refuse_an_open_gateway(studio: Studio, settings: ServerSettings) -> None:
+    """A server other machines can reach must not answer without a key: refuse to make one that would."""
+    from polyface.errors import ConfigurationError
+    from polyface.server.auth import has_active_key
+
+    where = f"{settings.host}, reachable from other machines,"
+    if not settings.require_keys:
+        raise ConfigurationError(
+            f"refusing to serve on {where} with require_keys=False: anyone could use the gateway and the "
+            "providers' keys behind it. Keep require_keys=True (the default), or serve on 127.0.0.1."
+        )
+    if not has_active_key(studio):
+        raise ConfigurationError(
+            f"refusing to serve on {where} without a gateway key: run `polyface keys create NAME` first "
+            "(or serve on 127.0.0.1)."
+        )
 
 
 def _include(module: str) -> Any:

@@ -9,6 +9,10 @@ apps in one process (tests) count apart:
   (status ``500``);
 - ``polyface_gateway_tokens_total{model,kind}`` (``kind``: input or output) and
   ``polyface_gateway_cost_usd_total{model}``: what gateway calls used, by the model the client named.
+
+Access: ``/healthz`` is always open (it tells only ok or unavailable). ``/metrics`` is open on loopback;
+on a host other machines can reach it needs a gateway key (``Authorization: Bearer pf-...``) unless
+``ServerSettings.metrics_public`` (``POLYFACE_METRICS_PUBLIC=1``) says it may be served openly.
 """
 
 from __future__ import annotations
@@ -166,7 +170,39 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def _metrics_refused(request: Request) -> Response | None:
+    """On a non-loopback host (unless ``metrics_public``), ``/metrics`` takes a gateway key: its counters
+    name the models, routes and spend. A 401 without a valid one (rate limits do not apply to scrapes)."""
+    from starlette.concurrency import run_in_threadpool
+
+    from polyface.server.auth import verify_key
+    from polyface.server.settings import is_loopback
+
+    settings = request.app.state.settings
+    if is_loopback(settings.host) or settings.metrics_public:
+        return None
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    if token and await run_in_threadpool(verify_key, request.app.state.studio, token) is not None:
+        return None
+    return JSONResponse(
+        {
+            "error": {
+                "code": "invalid_api_key",
+                "message": "/metrics on a server reachable from other machines needs a gateway key: send "
+                "'Authorization: Bearer pf-...' (Prometheus: authorization.credentials), or set "
+                "POLYFACE_METRICS_PUBLIC=1 to serve it openly.",
+            }
+        },
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
 async def metrics(request: Request) -> Response:
+    refused = await _metrics_refused(request)
+    if refused is not None:
+        return refused
     return Response(metrics_of(request.app).text(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -64,6 +64,23 @@ def _read_dotenv(path: Path | None, name: str) -> str | None:
     return value or None
 
 
+def _check_key(value: str, provider: str, source: str) -> None:
+    """Refuse a key an HTTP header cannot carry (a line break, a control or non-ASCII character): sent, it
+    would fail with the key's text in the HTTP library's error. The message never shows the key."""
+    for position, char in enumerate(value):
+        if not "!" <= char <= "~" and char != " ":
+            if char in "\r\n":
+                what = "a line break"
+            elif ord(char) < 32 or ord(char) == 127:
+                what = "a control character"
+            else:
+                what = "a non-ASCII character"
+            raise ConfigurationError(
+                f"the {provider} API key from {source} has {what} at position {position + 1} of "
+                f"{len(value)}, which no API key has: copy the key again (only the key, on one line)."
+            )
+
+
 class ProviderConfig:
     """Everything one provider instance shares between its capabilities.
 
@@ -133,13 +150,18 @@ class ProviderConfig:
         with self._key_lock:
             if self._key is None:
                 value = self._explicit_key.reveal() if self._explicit_key else None
-                if env is not None:
-                    value = value or os.environ.get(env) or _read_dotenv(self._dotenv_path, env)
+                source = "the api_key argument"
+                if env is not None and not value:
+                    value, source = os.environ.get(env), f"the {env} environment variable"
+                    if not value:
+                        value, source = _read_dotenv(self._dotenv_path, env), f"{env} in the .env file"
                 if not value:
                     if env is None or self.info.api_key_optional:
                         return None
                     raise MissingCredentials(self.info.display_name, env)
-                self._key = Secret(value.strip())
+                value = value.strip()
+                _check_key(value, self.info.display_name, source)
+                self._key = Secret(value)
         return self._key
 
     def auth_headers(self) -> dict[str, str]:

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 CONSENTS_PATH: Final = "/audio/voice_consents"
 VOICES_PATH: Final = "/audio/voices"
+VOICE_MODEL: Final = "gpt-4o-mini-tts"
+"""The speech model custom voices are made for: the model their ``fine_tune`` spans name."""
 MAX_AUDIO_BYTES: Final = 10 * 1024 * 1024
 """OpenAI's limit for both the consent recording and the voice sample (10 MiB)."""
 ACCEPTED_FORMATS: Final = ("wav", "mp3", "ogg", "flac", "webm", "m4a")
@@ -367,20 +369,23 @@ class OpenAIVoiceFineTuning:
             )
         voice_name, sample, consent_id, digest = self._prepare(samples, consent, name)
         consent_used: VoiceConsent | str
-        if consent_id is None:
-            consent_used = self.upload_consent(
-                cast("AudioInput", consent), name=consent_name or voice_name, language=consent_language
+        with self.config.telemetry.call("fine_tune", VOICE_MODEL) as call:
+            if consent_id is None:
+                consent_used = self.upload_consent(
+                    cast("AudioInput", consent), name=consent_name or voice_name, language=consent_language
+                )
+                consent_id = consent_used.id
+                if digest is not None:
+                    self._consent_ids[digest] = consent_id
+            else:
+                consent_used = consent if isinstance(consent, VoiceConsent) else consent_id
+            form = {"name": voice_name, "consent": consent_id}
+            response = self.config.http.request(
+                "POST", VOICES_PATH, data=form, files={"audio_sample": sample}, idempotent=False
             )
-            consent_id = consent_used.id
-            if digest is not None:
-                self._consent_ids[digest] = consent_id
-        else:
-            consent_used = consent if isinstance(consent, VoiceConsent) else consent_id
-        form = {"name": voice_name, "consent": consent_id}
-        response = self.config.http.request(
-            "POST", VOICES_PATH, data=form, files={"audio_sample": sample}, idempotent=False
-        )
-        return self._finish(response.json(), consent_used)
+            job = self._finish(response.json(), consent_used)
+            call.finish(response_model=VOICE_MODEL, response_id=job.id)
+        return job
 
     async def atrain(
         self,
@@ -400,20 +405,23 @@ class OpenAIVoiceFineTuning:
             )
         voice_name, sample, consent_id, digest = self._prepare(samples, consent, name)
         consent_used: VoiceConsent | str
-        if consent_id is None:
-            consent_used = await self.aupload_consent(
-                cast("AudioInput", consent), name=consent_name or voice_name, language=consent_language
+        with self.config.telemetry.call("fine_tune", VOICE_MODEL) as call:
+            if consent_id is None:
+                consent_used = await self.aupload_consent(
+                    cast("AudioInput", consent), name=consent_name or voice_name, language=consent_language
+                )
+                consent_id = consent_used.id
+                if digest is not None:
+                    self._consent_ids[digest] = consent_id
+            else:
+                consent_used = consent if isinstance(consent, VoiceConsent) else consent_id
+            form = {"name": voice_name, "consent": consent_id}
+            response = await self.config.http.arequest(
+                "POST", VOICES_PATH, data=form, files={"audio_sample": sample}, idempotent=False
             )
-            consent_id = consent_used.id
-            if digest is not None:
-                self._consent_ids[digest] = consent_id
-        else:
-            consent_used = consent if isinstance(consent, VoiceConsent) else consent_id
-        form = {"name": voice_name, "consent": consent_id}
-        response = await self.config.http.arequest(
-            "POST", VOICES_PATH, data=form, files={"audio_sample": sample}, idempotent=False
-        )
-        return self._finish(response.json(), consent_used)
+            job = self._finish(response.json(), consent_used)
+            call.finish(response_model=VOICE_MODEL, response_id=job.id)
+        return job
 
     def get(self, job_id: str) -> OpenAICustomVoiceJob:
         """Re-attach to a custom voice by its id (``voice_...``). OpenAI cannot read a voice back, so a
