@@ -1,9 +1,9 @@
 """Per-request overhead of polyface vs a bare httpx POST of the same body, in one run.
 
-The Together fake runs in its own process pinned to CPU 0; this client is pinned to
-CPU 1 (when the machine has two). Sync: rounds alternate between the two clients and
-the median per-request time of each is compared. Async: 64 requests in flight,
-throughput compared. Prints ratios (polyface / httpx); 1.00 means no overhead.
+The Together fake runs in its own process pinned to CPU 0; this client is pinned to CPU 1 (when the
+machine has two): see ``_fake.py``. Sync: rounds alternate between the two clients and the median
+per-request time of each is compared. Async: 64 requests in flight, throughput compared. Prints ratios
+(polyface / httpx); 1.00 means no overhead. ``peers.py`` compares polyface with its peers too.
 """
 
 from __future__ import annotations
@@ -11,44 +11,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
 from typing import Any
 
 import httpx
 
+from _fake import FakeProcess, pin_client
 from polyface import TogetherAdapter
 
 MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 MESSAGES = [{"role": "user", "content": "Say hi like an action hero."}]
 BODY = {"model": MODEL, "messages": MESSAGES}
-
-SERVER = """
-import os, sys
-if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() > 1:
-    os.sched_setaffinity(0, {0})
-import importlib.util
-from polyface.testing.fake_together import FakeTogether
-# the fastest server stack installed, so that the client's own cost shows
-fast = importlib.util.find_spec("httptools") and importlib.util.find_spec("uvloop")
-fake = FakeTogether(http="httptools", loop="uvloop") if fast else FakeTogether()
-fake.start()
-print(fake.base_url, fake.api_key, flush=True)
-sys.stdin.read()
-fake.stop()
-"""
-
-
-def start_fake() -> tuple[subprocess.Popen[str], str, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None
-    base_url, key = proc.stdout.readline().split()
-    return proc, base_url, key
 
 
 def sync_round(fn: Any, n: int) -> tuple[float, float]:
@@ -147,16 +121,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {1})
-    proc, base_url, key = start_fake()
-    try:
-        sync = bench_sync(base_url, key, args.requests, args.rounds)
-        asyn = asyncio.run(bench_async(base_url, key, args.async_requests, args.concurrency, args.rounds))
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        proc.wait(timeout=10)
+    pin_client()
+    with FakeProcess() as fake:
+        sync = bench_sync(fake.base_url, fake.api_key, args.requests, args.rounds)
+        asyn = asyncio.run(
+            bench_async(fake.base_url, fake.api_key, args.async_requests, args.concurrency, args.rounds)
+        )
     print("polyface TogetherAdapter.text.generate vs bare httpx POST (same body, same fake, one run)")
     label = f"async {args.concurrency} in flight"
     for name, row in (("sync sequential", sync), (label, asyn)):
