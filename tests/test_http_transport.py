@@ -22,7 +22,7 @@ import pytest
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from polyface import TogetherAdapter, errors
-from polyface.providers._base import http as transport
+from polyface.providers._base import aiohttp_transport, http
 from polyface.providers._base.retry import RetryPolicy
 from polyface.testing.fake_together import FakeTogether
 
@@ -84,7 +84,7 @@ def test_sync_streams_read_to_their_end_reuse_one_connection(counted: tuple[Fake
 async def test_async_streams_read_to_their_end_reuse_one_connection(
     counted: tuple[FakeTogether, Counter], aiohttp: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(transport, "_AIOHTTP", aiohttp)
+    monkeypatch.setattr(aiohttp_transport, "_AIOHTTP", aiohttp)
     fake, counter = counted
     async with adapter(fake) as together:
         await together.text.agenerate(model=CHAT, messages="warm")
@@ -102,7 +102,7 @@ async def test_async_pool_after_a_64_wide_burst_reuses_it_and_opens_nothing(
         await together.text.agenerate(model=CHAT, messages="warm")
         client = together.config.http.aclient
         pool = client._transport
-        assert isinstance(pool, transport.AiohttpTransport), "the async client sends through aiohttp"
+        assert isinstance(pool, aiohttp_transport.AiohttpTransport), "the async client sends through aiohttp"
         replies = await asyncio.gather(
             *(together.text.agenerate(model=CHAT, messages="b") for _ in range(64))
         )
@@ -229,7 +229,7 @@ async def test_async_connection_dropped_before_the_answer_is_not_never_sent(raw_
     async with together:
         with pytest.raises(errors.ProviderUnavailable, match="connection was dropped") as info:
             await together.config.http.arequest("POST", "/fine-tunes", json={"x": 1}, idempotent=False)
-        assert info.value.hint == transport.NOT_RETRIED_HINT
+        assert info.value.hint == http.NOT_RETRIED_HINT
         assert raw_server.connections == 1, "a create request that may have arrived is not sent twice"
         with pytest.raises(errors.ProviderUnavailable, match="connection was dropped"):
             await together.config.http.arequest("POST", "/chat/completions", json={"x": 1})
@@ -253,7 +253,7 @@ async def test_async_refused_connection_is_never_sent_so_even_a_create_is_retrie
         with pytest.raises(errors.ProviderUnavailable, match="could not reach the server") as info:
             await together.config.http.arequest("POST", "/fine-tunes", json={}, idempotent=False)
         assert together.config.http.stats["retries"] == 2
-        assert info.value.hint != transport.NOT_RETRIED_HINT
+        assert info.value.hint != http.NOT_RETRIED_HINT
 
 
 def test_an_async_client_dropped_without_aclose_goes_quietly(
@@ -277,12 +277,13 @@ def test_an_async_client_dropped_without_aclose_goes_quietly(
 def test_without_aiohttp_the_async_client_is_httpx_own(
     fake_together: FakeTogether, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(transport, "_AIOHTTP", False)
+    monkeypatch.setattr(aiohttp_transport, "_AIOHTTP", False)
     together = adapter(fake_together)
 
     async def one() -> tuple[str, bool]:
         async with together:
             reply = await together.text.agenerate(model=CHAT, messages="plain")
-            return reply.text, isinstance(together.config.http.aclient._transport, transport.AiohttpTransport)
+            pool = together.config.http.aclient._transport
+            return reply.text, isinstance(pool, aiohttp_transport.AiohttpTransport)
 
     assert asyncio.run(one()) == ("Echo: plain", False)

@@ -169,11 +169,9 @@ def test_video_alone_speaks_a_trained_local_voice_without_returning_it(
 ) -> None:
     studio, _ = spy_studio
     local = studio.adapter("local")
-    samples = [
-        # a slow speaker, so the fitted voice cannot be mistaken for the default one by its timing
-        local.audio.speak(text="Family comes first. The road is honest with me.", voice="leo", speed=0.6).audio,
-        local.audio.speak(text="Loyalty is all I keep, and I keep it close.", voice="leo", speed=0.6).audio,
-    ]
+    # a slow speaker, so the fitted voice cannot be mistaken for the default one by its timing
+    lines = ["Family comes first. The road is honest with me.", "Loyalty is all I keep, and I keep it close."]
+    samples = [local.audio.speak(text=line, voice="leo", speed=0.6).audio for line in lines]
     job = local.fine_tuning.voice.train(samples, name="rex")
     job.wait()
     assert job.result_model == "espeak-ng:rex"
