@@ -73,3 +73,13 @@ def test_per_call_timeout_keeps_the_configured_connect_timeout() -> None:
     assert timeout.connect == 1.5 and timeout.read == 30.0
 
 
+
+
+def test_a_checked_json_body_is_parsed_once_and_then_afresh() -> None:
+    from polyface.providers._base.errors import malformed_body
+
+    response = httpx.Response(200, json={"data": [1, 2]}, request=httpx.Request("GET", "http://x/"))
+    assert malformed_body(response, provider="Fake") is None
+    first = response.json()
+    first["data"].append(3)  # a caller changing what it got
+    assert first == {"data": [1, 2, 3]} and response.json() == {"data": [1, 2]}

@@ -329,14 +329,6 @@ def test_creates_whose_answer_was_cut_are_not_duplicated(fake_together: FakeToge
     assert _jobs_by_suffix(fake_together) == {f"c{i}": 1 for i in range(n)}
 
 
-CUT_JSON_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="http.py returns a 2xx without checking its JSON body, so the caller's response.json() raises a "
-    "bare JSONDecodeError (a lost call); fix: the patch in the report (errors.malformed_body in HttpEngine)",
-)
-
-
-@CUT_JSON_XFAIL
 @pytest.mark.parametrize("mode", MODES)
 def test_a_complete_200_with_cut_json_is_a_polyface_error_and_retried(
     fake_together: FakeTogether, mode: str
@@ -349,7 +341,6 @@ def test_a_complete_200_with_cut_json_is_a_polyface_error_and_retried(
     assert tally.client_sent == tally.fake_seen == 2 * n
 
 
-@CUT_JSON_XFAIL
 @pytest.mark.parametrize("mode", MODES)
 def test_a_create_answered_with_cut_json_fails_clearly_once(fake_together: FakeTogether, mode: str) -> None:
     n = 12

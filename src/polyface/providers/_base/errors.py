@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import httpx
 
@@ -96,7 +97,7 @@ def malformed_body(
         return None
     content = response.content
     try:
-        json.loads(content)
+        parsed = json.loads(content)
     except ValueError as exc:
         request_id = next((response.headers[h] for h in request_id_headers if h in response.headers), None)
         where = f" at byte {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
@@ -108,4 +109,19 @@ def malformed_body(
             request_id=request_id,
             hint=hint if hint is not None else CUT_BODY_HINT,
         )
+    _hand_over(response, parsed)
     return None
+
+
+def _hand_over(response: httpx.Response, parsed: Any) -> None:
+    """Make the response's next ``json()`` call return ``parsed`` (the body is parsed once, not twice);
+    later calls parse afresh as usual, so a caller that changes what it got never sees the change again."""
+    parse = response.json
+    pending = [parsed]
+
+    def json_once(**kwargs: Any) -> Any:
+        if pending and not kwargs:
+            return pending.pop()
+        return parse(**kwargs)
+
+    response.json = json_once  # type: ignore[method-assign]

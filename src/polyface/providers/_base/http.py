@@ -24,7 +24,7 @@ import httpx
 from polyface._version import __version__
 from polyface.errors import ProviderError
 from polyface.providers._base import aiohttp_transport
-from polyface.providers._base.errors import error_class, never_sent, transport_error
+from polyface.providers._base.errors import error_class, malformed_body, never_sent, transport_error
 
 if TYPE_CHECKING:
     from polyface.providers._base.config import ProviderConfig
@@ -147,6 +147,21 @@ class HttpEngine:
             error.args = (error._render(),)
         return error, delay
 
+    def _malformed(
+        self, response: httpx.Response, attempt: int, idempotent: bool
+    ) -> tuple[ProviderError, float | None] | None:
+        """For a successful answer whose JSON body is cut or invalid: the error, and the delay before a
+        retry (None: raise); None when the body is fine. Retried like a dropped connection."""
+        error = malformed_body(
+            response,
+            provider=self.config.info.display_name,
+            hint=None if idempotent else NOT_RETRIED_HINT,
+            request_id_headers=self.config.info.request_id_headers,
+        )
+        if error is None:
+            return None
+        return error, self.config.retry.delay(attempt, None) if idempotent else None
+
     def _failed_transport(
         self, exc: httpx.TransportError, attempt: int, idempotent: bool
     ) -> tuple[ProviderError, float | None]:
@@ -213,8 +228,12 @@ class HttpEngine:
                 error, delay = self._failed_transport(exc, attempt, idempotent)
             else:
                 if response.is_success or (expect_redirect and response.is_redirect):
-                    return response
-                error, delay = self._failed_response(response, attempt, idempotent)
+                    cut = self._malformed(response, attempt, idempotent)
+                    if cut is None:
+                        return response
+                    error, delay = cut
+                else:
+                    error, delay = self._failed_response(response, attempt, idempotent)
             if delay is None:
                 raise error
             self._log_retry(method, path, error, delay, attempt)
@@ -260,8 +279,12 @@ class HttpEngine:
                 error, delay = self._failed_transport(exc, attempt, idempotent)
             else:
                 if response.is_success or (expect_redirect and response.is_redirect):
-                    return response
-                error, delay = self._failed_response(response, attempt, idempotent)
+                    cut = self._malformed(response, attempt, idempotent)
+                    if cut is None:
+                        return response
+                    error, delay = cut
+                else:
+                    error, delay = self._failed_response(response, attempt, idempotent)
             if delay is None:
                 raise error
             self._log_retry(method, path, error, delay, attempt)
