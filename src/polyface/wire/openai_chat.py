@@ -413,7 +413,9 @@ class StreamAssembler:
             self.usage = delta.usage
         if delta.text or delta.tool_calls:
             self.parts.append(delta.text)
-            return TextDelta(text=delta.text, tool_calls=delta.tool_calls, model=delta.model, id=delta.id)
+            if delta.finish_reason is None and delta.usage is None and delta.cost is None:
+                return delta  # the usual chunk: as parsed (no second model built per chunk)
+            return delta.model_copy(update={"finish_reason": None, "usage": None, "cost": None})
         return None
 
     @property

@@ -8,16 +8,15 @@ from fastapi import Depends, FastAPI, Request
 
 from polyface.server.api import avatars, consent, conversations, media, personas, plans, runs, samples
 
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
-
 
 async def api_access(request: Request) -> None:
     """On a server listening beyond this machine, the REST API takes the same bearer keys as the gateway
     (on loopback, the default, only this machine can reach it)."""
     from polyface.server.auth import GatewayAuthError, gateway_key
     from polyface.server.errors import ApiError
+    from polyface.server.settings import is_loopback
 
-    if request.app.state.settings.host not in LOOPBACK:
+    if not is_loopback(request.app.state.settings.host):
         try:
             await gateway_key(request)
         except GatewayAuthError as exc:
