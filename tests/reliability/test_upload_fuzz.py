@@ -29,10 +29,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from polyface.persona.studio import Studio
-from polyface.server.api.limits import MAX_JSON_BYTES
 from polyface.server.api.samples import MAX_TEXT_UPLOAD
 from polyface.server.api.uploads import MAX_FILES, MAX_NAME
 from polyface.server.app import create_app
+from polyface.server.limits import MAX_GATEWAY_JSON_BYTES, MAX_JSON_BYTES
 from polyface.server.settings import ServerSettings
 
 pytestmark = pytest.mark.reliability
@@ -413,3 +413,29 @@ def test_json_bodies_are_capped_before_anything_reads_them(env: Env) -> None:
         "/api/personas/rex/samples/text", json=[{"user": "hi " * 20_000, "assistant": "ok"}] * 20
     )  # ~1.2 MB of dialogue rows: over the general limit, within the rows' own
     assert rows.status_code == 200, rows.text[:500]
+
+
+def test_gateway_json_bodies_are_capped_before_the_key_check(env: Env) -> None:
+    """``/v1`` refuses an oversized body in OpenAI's error shape before reading it (no key is needed to be
+    refused, so an unauthenticated client cannot make the server read megabytes)."""
+    huge = (
+        b'{"model": "persona/rex", "messages": [{"role": "user", "content": "' + b"z" * MAX_GATEWAY_JSON_BYTES
+    )
+    declared = env.client.post(
+        "/v1/chat/completions", content=huge + b'"}]}', headers={"content-type": "application/json"}
+    )
+    error = error_body(declared, 413)
+    assert error["code"] == "request_too_large" and error["type"] == "invalid_request_error", error
+
+    def chunks() -> Iterator[bytes]:
+        yield huge[:1000]
+        for _ in range(MAX_GATEWAY_JSON_BYTES // (1 << 20) + 2):
+            yield b"z" * (1 << 20)
+        yield b'"}]}'
+
+    streamed = env.client.post(
+        "/v1/chat/completions", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert error_body(streamed, 413)["code"] == "request_too_large"  # refused as the bytes pass the limit
+    small = env.client.post("/v1/chat/completions", json={"model": "persona/rex", "messages": []})
+    assert small.status_code != 413

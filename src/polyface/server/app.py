@@ -37,7 +37,9 @@ def create_app(studio: Studio | None = None, settings: ServerSettings | None = N
     from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     from polyface.server.guard import LOOPBACK_NAMES, SameOriginMiddleware
+    from polyface.server.limits import BodyLimitMiddleware
 
+    app.add_middleware(BodyLimitMiddleware)  # before anything reads a body (authentication included)
     app.add_middleware(SameOriginMiddleware)
     if is_loopback(settings.host):
         allowed = [*LOOPBACK_NAMES, *([settings.host] if settings.host not in LOOPBACK_NAMES else [])]

@@ -28,9 +28,6 @@ MODULES = (personas, samples, consent, plans, runs, avatars, conversations, medi
 
 
 def register(app: FastAPI) -> None:
-    from polyface.server.api.limits import BodyLimitMiddleware
-
-    app.add_middleware(BodyLimitMiddleware)  # before anything reads a body (authentication included)
     # Each resource's router is included on the app itself (not nested in one /api router), so that every
     # route's path template carries /api, as the metrics label it.
     for module in MODULES:

@@ -123,7 +123,7 @@ class OpenAIRoute(APIRoute):
             except RequestValidationError as exc:
                 return invalid_body(exc).response()
             except HTTPException as exc:
-                code = "not_found" if exc.status_code == 404 else "http_error"
+                code = {404: "not_found", 413: "request_too_large"}.get(exc.status_code, "http_error")
                 return OpenAIError(exc.status_code, str(exc.detail), code=code).response()
             except Exception as exc:
                 if not isinstance(exc, pf.PolyfaceError | OpenAIError):

@@ -1,6 +1,7 @@
-"""A size limit on ``/api`` request bodies that are not multipart uploads, applied before anything reads
-them (authentication included): a declared ``Content-Length`` over the limit is refused at once, a body
-sent in chunks is refused as soon as it passes the limit (413 ``too_large``).
+"""A size limit on ``/api`` and ``/v1`` request bodies that are not multipart uploads, applied before
+anything reads them (authentication included): a declared ``Content-Length`` over the limit is refused at
+once, a body sent in chunks is refused as soon as it passes the limit (413; ``too_large`` in the API's
+error shape, ``request_too_large`` in OpenAI's on the gateway).
 
 Multipart uploads have their own per-file limits (:mod:`polyface.server.api.uploads`).
 """
@@ -17,10 +18,14 @@ MAX_JSON_BYTES: Final = 1024 * 1024
 """The largest JSON body of an ``/api`` request."""
 MAX_ROWS_JSON_BYTES: Final = 16 * 1024 * 1024
 """The largest JSON body of ``POST /api/personas/{name}/samples/text`` (dialogue rows)."""
+MAX_GATEWAY_JSON_BYTES: Final = 20 * 1024 * 1024
+"""The largest JSON body of a gateway (``/v1``) request (a chat may carry base64 images)."""
 _ROWS_PATH = re.compile(r"^/api/personas/[^/]+/samples/text/?$")
 
 
 def body_limit(path: str) -> int:
+    if path.startswith("/v1/"):
+        return MAX_GATEWAY_JSON_BYTES
     return MAX_ROWS_JSON_BYTES if _ROWS_PATH.match(path) else MAX_JSON_BYTES
 
 
@@ -32,13 +37,13 @@ def _message(limit: int) -> str:
 
 
 class BodyLimitMiddleware:
-    """Refuses ``/api`` bodies (other than ``multipart/form-data``) over :func:`body_limit`."""
+    """Refuses ``/api`` and ``/v1`` bodies (other than ``multipart/form-data``) over :func:`body_limit`."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http" or not scope["path"].startswith(("/api/", "/v1/")):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -48,7 +53,7 @@ class BodyLimitMiddleware:
         limit = body_limit(scope["path"])
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            await _refuse(send, limit)
+            await _refuse(send, limit, gateway=scope["path"].startswith("/v1/"))
             return
         received = 0
 
@@ -64,10 +69,18 @@ class BodyLimitMiddleware:
         await self.app(scope, limited, send)
 
 
-async def _refuse(send: Any, limit: int) -> None:
-    body = json.dumps(
-        {"error": {"code": "too_large", "message": _message(limit), "limit_bytes": limit}}
-    ).encode()
+async def _refuse(send: Any, limit: int, *, gateway: bool) -> None:
+    error: dict[str, Any] = (
+        {
+            "message": _message(limit),
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "request_too_large",
+        }
+        if gateway
+        else {"code": "too_large", "message": _message(limit), "limit_bytes": limit}
+    )
+    body = json.dumps({"error": error}).encode()
     await send(
         {
             "type": "http.response.start",
