@@ -418,8 +418,19 @@ def _install() -> None:
     _patch_cli()
 
 
+_OUTER: list[pytest.Config] = []
+"""The session the sweep reports for (a pytester run inside it gets no sweep item of its own)."""
+
+
 def pytest_configure(config: pytest.Config) -> None:
     _install()
+    if not _OUTER:
+        _OUTER.append(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _OUTER and _OUTER[0] is config:
+        _OUTER.clear()
 
 
 class SweepItem(pytest.Item):
@@ -438,7 +449,7 @@ class SweepItem(pytest.Item):
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    if items:
+    if items and _OUTER and _OUTER[0] is config:
         items.append(
             SweepItem.from_parent(
                 session, name="secret-sweep", nodeid="tests/reliability/_secret_sweep.py::secret-sweep"

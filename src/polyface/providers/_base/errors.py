@@ -93,8 +93,9 @@ def malformed_body(
     Without this check the caller's ``response.json()`` raises a bare ``JSONDecodeError``. Call it on a
     response whose body was read (not a stream).
     """
-    if response.status_code == 204 or "json" not in response.headers.get("content-type", ""):
-        return None
+    media_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if response.status_code == 204 or not (media_type == "application/json" or media_type.endswith("+json")):
+        return None  # not one JSON document (JSON Lines, a file, text...): the caller reads it its own way
     content = response.content
     try:
         parsed = json.loads(content)
