@@ -242,9 +242,13 @@ MEMORY_TIMEOUT = 450.0
 
 
 def _probe(*args: str, timeout: float = 120.0) -> dict[str, float]:
-    proc = subprocess.run(
-        [sys.executable, str(HERE / "_probes.py"), *args], capture_output=True, text=True, timeout=timeout
-    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(HERE / "_probes.py"), *args], capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        # (said without the command line, which holds the fake's key)
+        raise RuntimeError(f"the {args[0]} probe did not finish within {timeout:.0f} s") from None
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "probe failed")
     result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
