@@ -10,7 +10,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from polyface.errors import JobFailed, JobTimeout
 
@@ -129,7 +129,7 @@ class Job(Generic[Info]):
         progress: bool | ProgressCallback = False,
         timeout: float | None = None,
         poll_interval: float | None = None,
-    ) -> Any:
+    ) -> Self:
         """Poll until the job ends; return self. ``progress=True`` shows a bar on a terminal; a callable
         gets each state. Raises :class:`JobFailed` with the vendor's reason if it failed or was cancelled,
         :class:`JobTimeout` after ``timeout`` seconds (the job itself goes on)."""
@@ -147,7 +147,7 @@ class Job(Generic[Info]):
         progress: bool | ProgressCallback = False,
         timeout: float | None = None,
         poll_interval: float | None = None,
-    ) -> Any:
+    ) -> Self:
         """The async twin of :meth:`wait` (``await`` being a keyword, there is no ``await()``)."""
         interval = poll_interval or self.poll_interval
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from polyface.errors import InvalidArgument, JobNotFinished, NotFound
 from polyface.providers._base.download import target_path
-from polyface.providers._base.jobs import Job, ProgressCallback
+from polyface.providers._base.jobs import Job
 from polyface.providers._base.telemetry import get_logger
 from polyface.providers.local.fine_tuning.image import load_portrait
 from polyface.providers.local.portrait import (
@@ -261,29 +261,6 @@ class LocalVideoJob(Job[VideoJobInfo]):
             self.refresh()
         assert self.info is not None
         return self.info.status
-
-    def wait(
-        self,
-        *,
-        progress: bool | ProgressCallback = False,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
-    ) -> LocalVideoJob:
-        """Wait until the render ends; return this handle (JobFailed if it failed, JobTimeout after
-        ``timeout`` seconds: the render goes on)."""
-        super().wait(progress=progress, timeout=timeout, poll_interval=poll_interval)
-        return self
-
-    async def async_wait(
-        self,
-        *,
-        progress: bool | ProgressCallback = False,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
-    ) -> LocalVideoJob:
-        """The async twin of :meth:`wait`."""
-        await super().async_wait(progress=progress, timeout=timeout, poll_interval=poll_interval)
-        return self
 
     def _finished(self, info: VideoJobInfo) -> VideoJobInfo:
         if not info.done:

@@ -28,7 +28,7 @@ from urllib.parse import quote, urlsplit
 
 from polyface.errors import CapabilityNotSupported, InvalidArgument, JobNotFinished, PolyfaceError
 from polyface.providers._base.download import adownload_url, download_url, target_path
-from polyface.providers._base.jobs import Job, ProgressCallback
+from polyface.providers._base.jobs import Job
 from polyface.types.usage import Usage
 from polyface.types.video import VideoJobInfo, VideoJobStatus, VideoResult
 
@@ -427,30 +427,6 @@ class TogetherVideoJob(Job[VideoJobInfo]):
     def output_url(self) -> str | None:
         """The finished video's (expiring) URL, once completed."""
         return self.info.output_url if self.info is not None else None
-
-    def wait(
-        self,
-        *,
-        progress: bool | ProgressCallback = False,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
-    ) -> TogetherVideoJob:
-        """Poll until the job ends; return this handle. ``progress=True`` shows a bar on a terminal; a
-        callable receives each :class:`VideoJobInfo`. Raises JobFailed with Together's reason, or
-        JobTimeout after ``timeout`` seconds (the job goes on: wait again or ``get(id)`` later)."""
-        super().wait(progress=progress, timeout=timeout, poll_interval=poll_interval)
-        return self
-
-    async def async_wait(
-        self,
-        *,
-        progress: bool | ProgressCallback = False,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
-    ) -> TogetherVideoJob:
-        """The async twin of :meth:`wait`."""
-        await super().async_wait(progress=progress, timeout=timeout, poll_interval=poll_interval)
-        return self
 
     def _not_ready(self, info: VideoJobInfo) -> VideoNotReady:
         return VideoNotReady(
